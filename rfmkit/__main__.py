@@ -1,0 +1,3 @@
+from rfmkit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,186 @@
+"""The Olist tables the workshop uses: their schema, and readers for the real Kaggle download.
+
+Kaggle dataset `olistbr/brazilian-ecommerce` (CC BY-NC-SA 4.0) ships nine CSVs; the workshop uses
+three. Sources accepted: a folder (searched recursively), the Kaggle zip, an S3 prefix, or the
+Kaggle API when the user has credentials.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KAGGLE_DATASET = "olistbr/brazilian-ecommerce"
+KAGGLE_ZIP = "brazilian-ecommerce.zip"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One raw table: its Kaggle file, columns in file order, keys and checks."""
+
+    table: str
+    file_name: str
+    columns: tuple[str, ...]
+    primary_key: tuple[str, ...]
+    not_null: tuple[str, ...] = ()
+    references: tuple[tuple[str, str, str], ...] = ()  # (column, other table, other column)
+    non_negative: tuple[str, ...] = ()
+    timestamps: tuple[str, ...] = ()
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+ORDER_STATUSES = ("delivered", "shipped", "canceled", "unavailable", "invoiced", "processing",
+                  "created", "approved")
+PAYMENT_TYPES = ("credit_card", "boleto", "voucher", "debit_card", "not_defined")
+
+CUSTOMERS = TableSpec(
+    table="olist_customers",
+    file_name="olist_customers_dataset.csv",
+    columns=("customer_id", "customer_unique_id", "customer_zip_code_prefix", "customer_city",
+             "customer_state"),
+    primary_key=("customer_id",),
+    not_null=("customer_id", "customer_unique_id"),
+)
+ORDERS = TableSpec(
+    table="olist_orders",
+    file_name="olist_orders_dataset.csv",
+    columns=("order_id", "customer_id", "order_status", "order_purchase_timestamp",
+             "order_approved_at", "order_delivered_carrier_date",
+             "order_delivered_customer_date", "order_estimated_delivery_date"),
+    primary_key=("order_id",),
+    not_null=("order_id", "customer_id", "order_status", "order_purchase_timestamp"),
+    references=(("customer_id", "olist_customers", "customer_id"),),
+    timestamps=("order_purchase_timestamp", "order_approved_at", "order_delivered_carrier_date",
+                "order_delivered_customer_date", "order_estimated_delivery_date"),
+    categories={"order_status": ORDER_STATUSES},
+)
+PAYMENTS = TableSpec(
+    table="olist_order_payments",
+    file_name="olist_order_payments_dataset.csv",
+    columns=("order_id", "payment_sequential", "payment_type", "payment_installments",
+             "payment_value"),
+    primary_key=("order_id", "payment_sequential"),
+    not_null=("order_id", "payment_sequential", "payment_type", "payment_value"),
+    references=(("order_id", "olist_orders", "order_id"),),
+    non_negative=("payment_installments", "payment_value"),
+    categories={"payment_type": PAYMENT_TYPES},
+)
+TABLES: dict[str, TableSpec] = {t.table: t for t in (CUSTOMERS, ORDERS, PAYMENTS)}
+
+
+class OlistSourceError(FileNotFoundError):
+    """The Olist files could not be found or fetched; the message says what to do."""
+
+
+def find_files(folder: str | Path) -> dict[str, Path]:
+    """The workshop's three Olist CSVs under `folder` (searched recursively), by table."""
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise OlistSourceError(f"{root}: not a folder")
+    found, missing = {}, []
+    for spec in TABLES.values():
+        matches = sorted(root.rglob(spec.file_name))
+        if matches:
+            found[spec.table] = matches[0]
+        else:
+            missing.append(spec.file_name)
+    if missing:
+        raise OlistSourceError(
+            f"{root}: missing {', '.join(missing)}. Download the Kaggle dataset "
+            f"{KAGGLE_DATASET} (see data/README.md) or use source='synthetic'.")
+    return found
+
+
+def extract_zip(zip_path: str | Path, dest: str | Path) -> dict[str, Path]:
+    """Extract only the three workshop files from the Kaggle zip (flattening any folders)."""
+    zip_path, dest = Path(zip_path).expanduser(), Path(dest)
+    if not zipfile.is_zipfile(zip_path):
+        raise OlistSourceError(f"{zip_path}: not a zip file")
+    dest.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zip_path) as archive:
+        members = {Path(name).name: name for name in archive.namelist()}
+        missing = [s.file_name for s in TABLES.values() if s.file_name not in members]
+        if missing:
+            raise OlistSourceError(f"{zip_path}: the zip has no {', '.join(missing)} "
+                                   f"(is it the Kaggle {KAGGLE_DATASET} download?)")
+        out = {}
+        for spec in TABLES.values():
+            target = dest / spec.file_name
+            with archive.open(members[spec.file_name]) as src, target.open("wb") as dst:
+                shutil.copyfileobj(src, dst, 8 << 20)
+            out[spec.table] = target
+    return out
+
+
+def download_s3(prefix: str, dest: str | Path) -> dict[str, Path]:
+    """Download the three files from an S3 prefix (e.g. s3://bucket/olist/)."""
+    from rfmkit.storage import S3Storage
+
+    storage = S3Storage.from_uri(prefix)
+    dest = Path(dest)
+    out = {}
+    keys = {Path(k).name: k for k in storage.list_keys(prefix)}
+    missing = [s.file_name for s in TABLES.values() if s.file_name not in keys]
+    if missing:
+        raise OlistSourceError(f"{prefix}: no {', '.join(missing)} under this prefix")
+    for spec in TABLES.values():
+        out[spec.table] = storage.download(f"s3://{storage.bucket}/{keys[spec.file_name]}",
+                                           dest / spec.file_name)
+    return out
+
+
+def kaggle_credentials_present() -> bool:
+    config_dir = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle"))
+    return bool(
+        (os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"))
+        or os.environ.get("KAGGLE_API_TOKEN")
+        or (config_dir / "kaggle.json").exists()
+        or (config_dir / "access_token").exists()
+    )
+
+
+def download_kaggle(dest: str | Path) -> dict[str, Path]:
+    """Fetch the dataset with the Kaggle API (needs the user's credentials) and extract it."""
+    dest = Path(dest)
+    if not kaggle_credentials_present():
+        raise OlistSourceError(
+            "no Kaggle credentials: create an API token at https://www.kaggle.com/settings "
+            "and save it as ~/.kaggle/kaggle.json (or set KAGGLE_USERNAME and KAGGLE_KEY), "
+            "or download the dataset by hand and pass its folder or zip as source.")
+    # Imported here: the kaggle package authenticates (and may exit) at import time.
+    from kaggle.api.kaggle_api_extended import KaggleApi
+
+    api = KaggleApi()
+    api.authenticate()
+    dest.mkdir(parents=True, exist_ok=True)
+    api.dataset_download_files(KAGGLE_DATASET, path=str(dest), unzip=False, quiet=False)
+    return extract_zip(dest / KAGGLE_ZIP, dest)
+
+
+def acquire(source: str, dest: str | Path, *, scale: float = 1.0, seed: int = 42,
+            progress: bool = True) -> dict[str, Path]:
+    """Get the three Olist CSVs into `dest` from any supported source, by table name.
+
+    source: 'synthetic' (default, offline), 'kaggle', a folder, a .zip, or an s3:// prefix.
+    """
+    if source == "synthetic":
+        from rfmkit.data.synthetic import generate
+
+        return generate(dest, scale=scale, seed=seed, progress=progress).files
+    if source == "kaggle":
+        return download_kaggle(dest)
+    if source.startswith("s3://"):
+        return download_s3(source, dest)
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return find_files(path)
+    if path.suffix.lower() == ".zip":
+        if not path.exists():
+            raise OlistSourceError(f"{path}: no such file")
+        return extract_zip(path, dest)
+    raise OlistSourceError(
+        f"parameter source={source!r}: expected 'synthetic', 'kaggle', a folder, a .zip file "
+        f"or an s3:// prefix (and {path} does not exist)")

@@ -1,0 +1,39 @@
+"""Where the kit's files live: the project root, its sql/ and notebooks/, and run folders."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+PROJECT_ROOT = Path(os.environ.get("RFMKIT_ROOT", Path(__file__).resolve().parents[1]))
+SQL_DIR = PROJECT_ROOT / "sql"
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+RUNS_DIR = Path(os.environ.get("RFMKIT_RUNS_DIR", PROJECT_ROOT / "runs"))
+DATA_DIR = PROJECT_ROOT / "data"
+# Interactive (JupyterLab) sessions share one stable folder so notebook 02 finds what 01 wrote.
+WORKSHOP_RUN = "workshop"
+
+
+def new_run_dir(now: datetime | None = None) -> Path:
+    """A fresh, timestamped run folder under runs/ (suffixed if one already exists)."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    candidate = RUNS_DIR / stamp
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = RUNS_DIR / f"{stamp}-{n}"
+    return candidate
+
+
+def resolve_run_dir(run_dir: str | os.PathLike | None) -> Path:
+    """The run folder a notebook should use.
+
+    Explicit value (papermill passes one) > $RFMKIT_RUN_DIR (tests) > runs/workshop (JupyterLab).
+    """
+    if run_dir:
+        return Path(run_dir).expanduser().resolve()
+    env = os.environ.get("RFMKIT_RUN_DIR")
+    if env:
+        return Path(env).expanduser().resolve()
+    return (RUNS_DIR / WORKSHOP_RUN).resolve()
