@@ -223,6 +223,7 @@ def collapse_rejects(rejects: pd.DataFrame) -> pd.DataFrame:
     """One row per rejected input line (a line can fail on several columns)."""
     if rejects.empty:
         return pd.DataFrame(columns=REJECT_COLUMNS)
+    rejects = rejects.astype({"line_number": "int64"})
     grouped = rejects.sort_values(["file_name", "line_number"]).groupby(
         ["file_name", "line_number"], as_index=False, sort=True)
     return grouped.agg({

@@ -1,0 +1,49 @@
+# rfmkit: `make run` executes the workshop offline, `make test` runs the suite.
+# The virtual environment is created on first use from requirements*.txt.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP     := $(VENV)/.dev-installed
+ARGS ?=
+
+.PHONY: run test lint lab bench clean help
+
+help:
+	@echo "make run    execute every numbered notebook offline into runs/<timestamp>/ (ARGS='-p scale=0.1')"
+	@echo "make test   run the whole test suite (lint, unit, SQL, AWS request shapes, notebooks)"
+	@echo "make lab    open JupyterLab on notebooks/"
+	@echo "make bench  run the benchmarks into docs/PERFORMANCE.md"
+	@echo "make clean  remove runs/ and caches (keeps .venv)"
+
+$(RUNTIME_STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing requirements into $(VENV) (first run takes a few minutes)..."
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+$(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+run: $(RUNTIME_STAMP)
+	$(PY) -m rfmkit run $(ARGS)
+
+test: $(DEV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest $(ARGS)
+
+lint: $(DEV_STAMP)
+	$(VENV)/bin/ruff check .
+
+lab: $(RUNTIME_STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1
+
+bench: $(DEV_STAMP)
+	$(PY) -m bench $(ARGS)
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,94 @@
+"""Command line: `python -m rfmkit run|generate|params`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"-p {text!r}: expected key=value")
+    key, value = text.split("=", 1)
+    if not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"-p {text!r}: {key!r} is not a parameter name")
+    # YAML typing, as papermill's -y: 0.5 -> float, true -> bool, 2017-01-01 stays a string.
+    parsed = yaml.safe_load(value) if value else ""
+    if not isinstance(parsed, str | int | float | bool | list | dict | type(None)):
+        parsed = value
+    return key, parsed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rfmkit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute the numbered notebooks with papermill")
+    run.add_argument("--backend", choices=["local", "aws"], default="local")
+    run.add_argument("-p", "--param", action="append", type=_parse_param, default=[],
+                     metavar="KEY=VALUE", help="notebook parameter (repeatable)")
+    run.add_argument("--params", type=Path, help="YAML file of parameters")
+    run.add_argument("--only", help="comma-separated notebooks to run (numbers or names)")
+    run.add_argument("--from", dest="start_from", help="start at this notebook")
+    run.add_argument("--run-dir", type=Path, help="run folder (default: runs/<timestamp>)")
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="per-cell progress bars (default: when attached to a terminal)")
+
+    gen = sub.add_parser("generate", help="write synthetic Olist CSVs")
+    gen.add_argument("--scale", type=float, default=1.0, help="1.0 = 99,441 orders")
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--out", type=Path, default=Path("data/synthetic"))
+
+    sub.add_parser("params", help="list each notebook's parameters and defaults")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "run":
+        return _run(args)
+    if args.command == "generate":
+        from rfmkit.data.synthetic import generate
+
+        result = generate(args.out, scale=args.scale, seed=args.seed)
+        for table, path in result.files.items():
+            print(f"{table:22} {result.rows[table]:>12,} rows  {path}")
+        print(f"generated in {result.seconds:.1f} s")
+        return 0
+    if args.command == "params":
+        from rfmkit.runner import declared_parameters, discover
+
+        for path in discover():
+            print(path.stem)
+            for name, default in declared_parameters(path).items():
+                print(f"  {name} = {default}")
+        return 0
+    return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rfmkit.runner import RunnerError, run
+
+    parameters: dict[str, Any] = {}
+    if args.params:
+        if not args.params.exists():
+            print(f"error: --params {args.params}: no such file", file=sys.stderr)
+            return 2
+        loaded = yaml.safe_load(args.params.read_text()) or {}
+        if not isinstance(loaded, dict):
+            print(f"error: --params {args.params}: expected a mapping of name: value",
+                  file=sys.stderr)
+            return 2
+        parameters.update(loaded)
+    parameters.update(dict(args.param))
+    try:
+        run(args.backend, parameters, only=args.only.split(",") if args.only else None,
+            start_from=args.start_from, run_dir=args.run_dir, progress=args.progress)
+    except RunnerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0

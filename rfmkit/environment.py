@@ -1,0 +1,56 @@
+"""Environment checks for notebook 00: is this machine ready for the chosen backend?"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import platform
+import sys
+
+import pandas as pd
+
+PACKAGES = ["duckdb", "sqlglot", "pandas", "pyarrow", "scikit-learn", "matplotlib", "papermill",
+            "mlflow", "boto3", "redshift-connector", "sagemaker"]
+
+
+def report(backend: str = "local") -> pd.DataFrame:
+    """One row per check: what, found, ok, and what to do when not ok."""
+    rows = [_row("python", platform.python_version(), sys.version_info >= (3, 11),
+                 "use Python 3.11 or newer"),
+            _row("interpreter", sys.executable, True, ""),
+            _row("cpus / memory", f"{os.cpu_count()} cpus / {_memory_gb():.1f} GB", True, "")]
+    for name in PACKAGES:
+        try:
+            version = md.version(name)
+            rows.append(_row(name, version, True, ""))
+        except md.PackageNotFoundError:
+            rows.append(_row(name, "missing", False, "run `make run` or `make lab` to install"))
+    if backend == "aws":
+        rows += _aws_rows()
+    return pd.DataFrame(rows)
+
+
+def _row(check: str, found: str, ok: bool, fix: str) -> dict[str, object]:
+    return {"check": check, "found": found, "ok": ok, "fix": fix}
+
+
+def _memory_gb() -> float:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    except (ValueError, OSError, AttributeError):
+        return float("nan")
+
+
+def _aws_rows() -> list[dict[str, object]]:
+    """Credentials and region are looked up locally (no network call is made here)."""
+    import boto3
+
+    session = boto3.Session()
+    credentials = session.get_credentials()
+    return [
+        _row("AWS credentials", credentials.method if credentials else "none",
+             credentials is not None,
+             "configure credentials (aws configure, SSO, or an instance/notebook role)"),
+        _row("AWS region", session.region_name or "none", bool(session.region_name),
+             "set AWS_REGION or pass region in the parameters cell"),
+    ]

@@ -1,0 +1,211 @@
+"""Batch execution of the workshop notebooks with papermill (`python -m rfmkit run`).
+
+Every notebook gets the run's backend and run folder; user parameters go to the notebooks that
+declare them (a parameter no notebook declares is an error, not a silent no-op). Each executed
+copy is saved, even on failure, and a summary.json records timings, including the orchestration
+overhead (wall time minus the time spent inside cells).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rfmkit.paths import NOTEBOOKS_DIR, new_run_dir
+
+NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_[\w-]+\.ipynb$")
+KERNEL_NAME = "python3"  # pinned: notebook CI breaks on kernel-name mismatches
+
+
+class RunnerError(RuntimeError):
+    """The batch could not run or a notebook failed; the message names notebook and cell."""
+
+
+@dataclass
+class NotebookResult:
+    name: str
+    status: str = "pending"
+    seconds: float = 0.0
+    cell_seconds: float = 0.0
+    output: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class RunSummary:
+    run_dir: str
+    backend: str
+    started: str
+    status: str = "running"
+    seconds: float = 0.0
+    cell_seconds: float = 0.0
+    notebooks: list[NotebookResult] = field(default_factory=list)
+    tables: dict[str, int] = field(default_factory=dict)
+    machine: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def overhead_share(self) -> float:
+        """Orchestration overhead as a share of in-cell compute."""
+        return (self.seconds - self.cell_seconds) / self.cell_seconds if self.cell_seconds else 0.0
+
+    def write(self, path: Path) -> None:
+        data = asdict(self)
+        data["overhead_share"] = round(self.overhead_share, 3)
+        path.write_text(json.dumps(data, indent=2, default=str))
+
+
+def discover(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """The numbered notebooks (00_setup.ipynb, 01_...), in run order."""
+    return sorted(p for p in folder.glob("*.ipynb") if NOTEBOOK_PATTERN.match(p.name))
+
+
+def select(notebooks: list[Path], only: list[str] | None = None,
+           start_from: str | None = None) -> list[Path]:
+    """Filter by --only (numbers or names) and --from (a number or name to start at)."""
+    def matches(path: Path, token: str) -> bool:
+        token = token.strip().removesuffix(".ipynb")
+        return path.stem == token or path.stem.split("_", 1)[0] == token.zfill(2) \
+            or path.stem.startswith(token)
+
+    chosen = notebooks
+    if start_from:
+        starts = [i for i, p in enumerate(notebooks) if matches(p, start_from)]
+        if not starts:
+            raise RunnerError(f"--from {start_from}: no such notebook; have "
+                              f"{', '.join(p.stem for p in notebooks)}")
+        chosen = notebooks[starts[0]:]
+    if only:
+        unknown = [t for t in only if not any(matches(p, t) for p in notebooks)]
+        if unknown:
+            raise RunnerError(f"--only {', '.join(unknown)}: no such notebook; have "
+                              f"{', '.join(p.stem for p in notebooks)}")
+        chosen = [p for p in chosen if any(matches(p, t) for t in only)]
+    if not chosen:
+        raise RunnerError("no notebooks selected")
+    return chosen
+
+
+def declared_parameters(path: Path) -> dict[str, Any]:
+    """Names and defaults of a notebook's `parameters` cell."""
+    import papermill
+
+    return {name: info["default"] for name, info in papermill.inspect_notebook(str(path)).items()}
+
+
+def run(
+    backend: str = "local",
+    parameters: dict[str, Any] | None = None,
+    *,
+    only: list[str] | None = None,
+    start_from: str | None = None,
+    run_dir: str | Path | None = None,
+    notebooks_dir: Path = NOTEBOOKS_DIR,
+    progress: bool | None = None,
+    out=None,
+) -> RunSummary:
+    """Execute the selected notebooks in order into a run folder; raise RunnerError on failure."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    out = out or sys.stdout
+    parameters = dict(parameters or {})
+    for reserved in ("backend", "run_dir"):
+        if reserved in parameters:
+            raise RunnerError(f"-p {reserved}=... is set by the runner; use --{reserved.replace('_', '-')}")
+    notebooks = select(discover(notebooks_dir), only, start_from)
+    declared = {p: declared_parameters(p) for p in notebooks}
+    known = set().union(*declared.values())
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        raise RunnerError(f"parameter(s) {unknown} are not declared by any selected notebook; "
+                          f"known: {sorted(known - {'backend', 'run_dir'})}")
+
+    folder = Path(run_dir) if run_dir else new_run_dir()
+    (folder / "notebooks").mkdir(parents=True, exist_ok=True)
+    folder = folder.resolve()
+    summary = RunSummary(run_dir=str(folder), backend=backend,
+                         started=datetime.now().isoformat(timespec="seconds"),
+                         machine=_machine())
+    show_cells = sys.stderr.isatty() if progress is None else progress
+    t_run = time.perf_counter()
+    print(f"rfmkit run: {len(notebooks)} notebook(s), backend={backend}, into {folder}", file=out)
+    try:
+        for index, path in enumerate(notebooks, start=1):
+            given = {"backend": backend, "run_dir": str(folder), **parameters}
+            injected = {k: v for k, v in given.items() if k in declared[path]}
+            output = folder / "notebooks" / path.name
+            result = NotebookResult(name=path.stem, output=str(output), parameters=injected)
+            summary.notebooks.append(result)
+            print(f"[{index}/{len(notebooks)}] {path.stem} ...", file=out, flush=True)
+            t0 = time.perf_counter()
+            try:
+                papermill.execute_notebook(
+                    str(path), str(output), parameters=injected, kernel_name=KERNEL_NAME,
+                    cwd=str(notebooks_dir), progress_bar=show_cells, log_output=False)
+                result.status = "ok"
+            except PapermillExecutionError as exc:
+                result.status = "failed"
+                result.error = (f"{path.name} failed in cell {exc.cell_index} "
+                                f"(execution count {exc.exec_count}): {exc.ename}: {exc.evalue}")
+            except Exception as exc:  # kernel died, bad notebook, ...
+                result.status = "failed"
+                result.error = f"{path.name} could not run: {type(exc).__name__}: {exc}"
+            result.seconds = time.perf_counter() - t0
+            result.cell_seconds = _cell_seconds(output)
+            print(f"[{index}/{len(notebooks)}] {path.stem} {result.status} in "
+                  f"{result.seconds:.1f} s (cells {result.cell_seconds:.1f} s)", file=out,
+                  flush=True)
+            if result.status != "ok":
+                summary.status = "failed"
+                raise RunnerError(f"{result.error}\nExecuted copy (with the traceback): {output}")
+        summary.status = "ok"
+    finally:
+        summary.seconds = time.perf_counter() - t_run
+        summary.cell_seconds = sum(n.cell_seconds for n in summary.notebooks)
+        summary.tables = _table_counts(folder) if backend == "local" else {}
+        summary.write(folder / "summary.json")
+    print(f"done in {summary.seconds:.1f} s (in cells {summary.cell_seconds:.1f} s, "
+          f"orchestration overhead {summary.overhead_share:.0%} of compute)", file=out)
+    print(f"look in {folder}:\n  notebooks/      executed notebooks\n"
+          f"  warehouse.duckdb  the tables ({len(summary.tables)})\n"
+          f"  summary.json    timings and row counts", file=out)
+    return summary
+
+
+def _cell_seconds(path: Path) -> float:
+    if not path.exists():
+        return 0.0
+    notebook = json.loads(path.read_text())
+    return float(sum((c.get("metadata", {}).get("papermill", {}).get("duration") or 0.0)
+                     for c in notebook.get("cells", [])))
+
+
+def _table_counts(folder: Path) -> dict[str, int]:
+    path = folder / "warehouse.duckdb"
+    if not path.exists():
+        return {}
+    import duckdb
+
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            names = [r[0] for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                "ORDER BY table_name").fetchall()]
+            return {n: con.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
+    except duckdb.Error:
+        return {}
+
+
+def _machine() -> dict[str, Any]:
+    import os
+
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "cpus": os.cpu_count()}

@@ -1,0 +1,404 @@
+"""Amazon Redshift behind the Warehouse interface.
+
+Two transports run the same SQL:
+- `ConnectorTransport`: redshift_connector to a host (user/password from the environment, or IAM).
+- `DataApiTransport`: the Redshift Data API (boto3 `redshift-data`) for Serverless workgroups or
+  provisioned clusters with Secrets Manager or IAM credentials; statements are polled to a
+  terminal state with a timeout, and a failed statement's own error is raised.
+
+Loads stage through a temporary table inside one transaction: COPY (MAXERROR), then replace /
+merge / append into the target, so an exceeded MAXERROR leaves the target unchanged. Rejected rows
+come from SYS_LOAD_ERROR_DETAIL (file, line, column, reason); the raw line is read back from the
+local file when the load started from one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rfmkit.paths import SQL_DIR
+from rfmkit.warehouse.base import Params, Warehouse
+from rfmkit.warehouse.dialect import (
+    CopyCommand,
+    UnloadCommand,
+    parameter_names,
+    quote_ident,
+    quote_literal,
+    quote_table,
+    split_statements,
+)
+from rfmkit.warehouse.loading import (
+    REJECT_COLUMNS,
+    LoadError,
+    LoadReport,
+    MaxErrorsExceeded,
+    check_header,
+    check_mode,
+    collapse_rejects,
+    count_records,
+    local_files,
+    max_errors_message,
+    new_load_id,
+    raw_lines,
+)
+
+
+class RedshiftStatementError(RuntimeError):
+    """A statement failed on Redshift; carries the statement id and Redshift's error text."""
+
+    def __init__(self, message: str, statement_id: str | None = None, sql: str | None = None):
+        super().__init__(message)
+        self.statement_id, self.sql = statement_id, sql
+
+
+# ---------------------------------------------------------------- transports
+
+class DataApiTransport:
+    """Runs SQL through the Redshift Data API, waiting for each statement to finish."""
+
+    TERMINAL = ("FINISHED", "FAILED", "ABORTED")
+
+    def __init__(self, *, database: str, workgroup: str | None = None,
+                 cluster_id: str | None = None, secret_arn: str | None = None,
+                 db_user: str | None = None, client=None, region: str | None = None,
+                 timeout: float = 900.0, poll_interval: float = 0.25, max_interval: float = 5.0):
+        if bool(workgroup) == bool(cluster_id):
+            raise ValueError("Data API: set exactly one of workgroup (Serverless) or cluster_id")
+        if cluster_id and not (secret_arn or db_user):
+            raise ValueError("Data API on a cluster needs secret_arn or db_user")
+        if client is None:
+            import boto3
+
+            client = boto3.client("redshift-data", region_name=region)
+        self.client = client
+        self.target: dict[str, str] = {"Database": database}
+        if workgroup:
+            self.target["WorkgroupName"] = workgroup
+        else:
+            self.target["ClusterIdentifier"] = cluster_id  # type: ignore[assignment]
+        if secret_arn:
+            self.target["SecretArn"] = secret_arn
+        elif db_user:
+            self.target["DbUser"] = db_user
+        self.timeout, self.poll_interval, self.max_interval = timeout, poll_interval, max_interval
+
+    def run(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame | None:
+        request = {**self.target, "Sql": sql}
+        if params:
+            # The Data API takes every value as a string and casts it server-side; it has no NULL.
+            missing = [k for k, v in params.items() if v is None]
+            if missing:
+                raise ValueError(f"Data API parameters cannot be NULL: {missing}")
+            request["Parameters"] = [{"name": k, "value": str(v)} for k, v in params.items()]
+        statement_id = self.client.execute_statement(**request)["Id"]
+        described = self.wait(statement_id, sql)
+        return self.fetch(statement_id) if described.get("HasResultSet") else None
+
+    def run_batch(self, statements: Sequence[str]) -> list[pd.DataFrame | None]:
+        """Run statements as one transaction; returns each sub-statement's rows (or None)."""
+        statement_id = self.client.batch_execute_statement(
+            **self.target, Sqls=list(statements))["Id"]
+        described = self.wait(statement_id, "; ".join(statements))
+        return [self.fetch(sub["Id"]) if sub.get("HasResultSet") else None
+                for sub in described.get("SubStatements", [])]
+
+    def wait(self, statement_id: str, sql: str) -> dict:
+        """Poll until the statement finishes; raise with Redshift's error, or cancel on timeout."""
+        deadline, interval = time.monotonic() + self.timeout, self.poll_interval
+        while True:
+            described = self.client.describe_statement(Id=statement_id)
+            status = described["Status"]
+            if status == "FINISHED":
+                return described
+            if status in ("FAILED", "ABORTED"):
+                error = described.get("Error") or status
+                for sub in described.get("SubStatements", []):
+                    if sub.get("Status") == "FAILED":
+                        error = f"{sub.get('Error', error)} (in: {sub.get('QueryString', '')[:200]})"
+                raise RedshiftStatementError(f"Redshift statement {statement_id} {status}: {error}",
+                                             statement_id, sql)
+            if time.monotonic() > deadline:
+                self.client.cancel_statement(Id=statement_id)
+                raise TimeoutError(f"Redshift statement {statement_id} still {status} after "
+                                   f"{self.timeout:.0f} s; cancelled. SQL: {sql[:200]}")
+            time.sleep(interval)
+            interval = min(interval * 2, self.max_interval)
+
+    def fetch(self, statement_id: str) -> pd.DataFrame:
+        columns: list[str] = []
+        records: list[list[Any]] = []
+        token = None
+        while True:
+            page = self.client.get_statement_result(
+                Id=statement_id, **({"NextToken": token} if token else {}))
+            if not columns:
+                columns = [c["name"] for c in page["ColumnMetadata"]]
+            records += [[_field_value(f) for f in row] for row in page["Records"]]
+            token = page.get("NextToken")
+            if not token:
+                return pd.DataFrame(records, columns=columns)
+
+    def close(self) -> None:
+        pass
+
+
+def _field_value(field: Mapping[str, Any]) -> Any:
+    if field.get("isNull"):
+        return None
+    for kind in ("stringValue", "longValue", "doubleValue", "booleanValue", "blobValue"):
+        if kind in field:
+            return field[kind]
+    return None
+
+
+class ConnectorTransport:
+    """Runs SQL over a redshift_connector connection (named `:param` binding)."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    @classmethod
+    def connect(cls, *, host: str, database: str, user: str, port: int = 5439,
+                password: str | None = None, **kwargs: Any) -> ConnectorTransport:
+        import redshift_connector
+
+        password = password or os.environ.get("REDSHIFT_PASSWORD")
+        if not password and not kwargs.get("iam"):
+            raise ValueError("redshift_connector needs $REDSHIFT_PASSWORD (never put passwords "
+                             "in notebooks) or iam=True with cluster_identifier/db_user")
+        return cls(redshift_connector.connect(host=host, database=database, user=user,
+                                              port=port, password=password, **kwargs))
+
+    def run(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame | None:
+        cursor = self.connection.cursor()
+        cursor.paramstyle = "named"
+        try:
+            cursor.execute(sql, dict(params) if params else None)
+            result = None
+            if cursor.description:
+                columns = [d[0] for d in cursor.description]
+                result = pd.DataFrame(cursor.fetchall(), columns=columns)
+            self.connection.commit()
+            return result
+        except Exception:
+            self.connection.rollback()
+            raise
+        finally:
+            cursor.close()
+
+    def run_batch(self, statements: Sequence[str]) -> list[pd.DataFrame | None]:
+        cursor = self.connection.cursor()
+        results: list[pd.DataFrame | None] = []
+        try:
+            for statement in statements:
+                cursor.execute(statement)
+                results.append(pd.DataFrame(cursor.fetchall(),
+                                            columns=[d[0] for d in cursor.description])
+                               if cursor.description else None)
+            self.connection.commit()
+            return results
+        except Exception as exc:
+            self.connection.rollback()
+            raise RedshiftStatementError(str(exc)) from exc
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+# ---------------------------------------------------------------- the warehouse
+
+class RedshiftWarehouse(Warehouse):
+    name = "redshift"
+
+    def __init__(self, transport, *, storage=None, copy_role_arn: str | None = None,
+                 region: str | None = None, staging_prefix: str = "loads"):
+        self.transport, self.storage = transport, storage
+        self.copy_role_arn, self.region = copy_role_arn, region
+        self.staging_prefix = staging_prefix
+        self._audit_ready = False
+
+    def execute(self, sql: str, params: Params = None) -> None:
+        self.transport.run(sql, self._bound(sql, params))
+
+    def query(self, sql: str, params: Params = None) -> pd.DataFrame:
+        result = self.transport.run(sql, self._bound(sql, params))
+        return result if result is not None else pd.DataFrame()
+
+    @staticmethod
+    def _bound(sql: str, params: Params) -> dict[str, Any] | None:
+        if not params:
+            return None
+        names = parameter_names(sql)
+        return {k: v for k, v in params.items() if k in names} or None
+
+    def table_columns(self, table: str) -> pd.DataFrame:
+        schema, _, name = table.rpartition(".")
+        frame = self.query(
+            "SELECT column_name AS name, data_type, is_nullable = 'YES' AS nullable "
+            "FROM information_schema.columns WHERE table_name = :name "
+            "AND table_schema = " + (":schema" if schema else "current_schema()") +
+            " ORDER BY ordinal_position", {"name": name, **({"schema": schema} if schema else {})})
+        return frame if not frame.empty else pd.DataFrame(columns=["name", "data_type", "nullable"])
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def _ensure_audit_tables(self) -> None:
+        if not self._audit_ready:
+            for statement in split_statements((SQL_DIR / "000_load_audit.sql").read_text()):
+                self.execute(statement)
+            self._audit_ready = True
+
+    # -- COPY ----------------------------------------------------------------------------------
+    def copy_sql(self, command: CopyCommand, target: str) -> str:
+        """The COPY statement Redshift runs (into the staging table), with credentials."""
+        options = dict(command.options)
+        if self.copy_role_arn and "IAM_ROLE" not in options and "CREDENTIALS" not in options:
+            options["IAM_ROLE"] = self.copy_role_arn
+        if self.region and "REGION" not in options:
+            options["REGION"] = self.region
+        return CopyCommand(table=target, source=command.source, columns=command.columns,
+                           options=options).to_redshift()
+
+    def load_statements(self, command: CopyCommand, stage: str, columns: list[str], mode: str,
+                        key: tuple[str, ...]) -> list[str]:
+        """The transaction a load runs: stage, COPY, report, apply."""
+        target, cols = quote_table(command.table), ", ".join(quote_ident(c) for c in columns)
+        statements = [
+            f"CREATE TEMP TABLE {quote_ident(stage)} (LIKE {target})",
+            self.copy_sql(command, stage),
+            "SELECT pg_last_copy_id() AS query_id, pg_last_copy_count() AS rows_loaded",
+        ]
+        if mode == "replace":
+            statements.append(f"DELETE FROM {target}")
+        elif mode == "merge":
+            match = " AND ".join(f"{target}.{quote_ident(k)} = s.{quote_ident(k)}" for k in key)
+            statements.append(f"DELETE FROM {target} USING {quote_ident(stage)} s WHERE {match}")
+        statements.append(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {quote_ident(stage)}")
+        return statements
+
+    def copy(self, command: CopyCommand, *, mode: str = "replace", key: Iterable[str] = ()
+             ) -> LoadReport:
+        key = tuple(key)
+        check_mode(mode, key)
+        if mode == "append":
+            raise LoadError("mode='append' is local-only for now; use 'merge' with a key on "
+                            "Redshift for idempotent incremental loads")
+        started, t0 = datetime.now(timezone.utc).replace(tzinfo=None), time.perf_counter()
+        self._ensure_audit_tables()
+        catalog = self.table_columns(command.table)
+        if catalog.empty:
+            raise LoadError(f"table {command.table} does not exist: create it first")
+        columns = command.columns or list(catalog["name"])
+        local = [] if command.source.startswith("s3://") else local_files(command.source)
+        for path in local:
+            check_header(path, columns, command.ignore_header)
+        source = self._stage_files(local) if local else command.source
+        staged = CopyCommand(table=command.table, source=source, columns=command.columns,
+                             options=command.options)
+        report = LoadReport(load_id=new_load_id(), table=command.table,
+                            files=[str(p) for p in local] or [source], mode=mode)
+        stage = f"stage_{report.load_id.replace('-', '_')}"
+        try:
+            results = self.transport.run_batch(
+                self.load_statements(staged, stage, columns, mode, key))
+            info = results[2]
+            query_id = int(info["query_id"].iloc[0])
+            report.rows_loaded = int(info["rows_loaded"].iloc[0])
+            report.rejects = self._rejects(query_id=query_id, local=local, source=source)
+            report.status = "loaded"
+        except RedshiftStatementError as exc:
+            report.status, report.message = "failed", str(exc)[:1000]
+            report.rejects = self._rejects(since=started, local=local, source=source)
+            report.rows_rejected = len(report.rejects)
+            report.seconds = time.perf_counter() - t0
+            self._record(report, started)
+            if report.rows_rejected > command.max_errors:
+                raise MaxErrorsExceeded(max_errors_message(report, command.max_errors),
+                                        report) from exc
+            raise LoadError(f"load of {command.table} failed: {exc}", report) from exc
+        report.rows_rejected = len(report.rejects)
+        if local:
+            counts = {str(p): count_records(p, command.ignore_header) for p in local}
+            report.file_counts = counts
+            report.rows_read = sum(c[0] for c in counts.values())
+            report.blank_lines = sum(c[1] for c in counts.values())
+        else:  # S3 sources: Redshift's own counts are all we have
+            report.rows_read = report.rows_loaded + report.rows_rejected
+        report.seconds = time.perf_counter() - t0
+        self._record(report, started)
+        return report
+
+    def _stage_files(self, files: list[Path]) -> str:
+        if self.storage is None:
+            raise LoadError("loading local files into Redshift needs S3 storage (set the "
+                            "bucket in the AWS settings); or pass an s3:// source")
+        prefix = f"{self.staging_prefix}/{new_load_id()}"
+        for path in files:
+            self.storage.upload(path, f"{prefix}/{path.name}")
+        return self.storage.uri(prefix + "/")
+
+    def _rejects(self, *, local: list[Path], source: str, query_id: int | None = None,
+                 since: datetime | None = None) -> pd.DataFrame:
+        where, params = ("query_id = :query_id", {"query_id": query_id}) if query_id is not None \
+            else ("start_time >= :since AND TRIM(file_name) LIKE :prefix",
+                  {"since": since.strftime("%Y-%m-%d %H:%M:%S"), "prefix": source + "%"})
+        frame = self.query(
+            "SELECT TRIM(file_name) AS file_name, line_number, TRIM(column_name) AS column_name, "
+            "TRIM(error_message) AS reason FROM sys_load_error_detail WHERE " + where +
+            " ORDER BY file_name, line_number", params)
+        if frame.empty:
+            return pd.DataFrame(columns=REJECT_COLUMNS)
+        by_name = {p.name: p for p in local}
+        frame["raw_line"] = None
+        for name, group in frame.groupby("file_name"):
+            path = by_name.get(Path(str(name)).name)
+            if path is not None:
+                texts = raw_lines(path, set(group["line_number"].astype(int)))
+                frame.loc[group.index, "raw_line"] = group["line_number"].astype(int).map(texts)
+                frame.loc[group.index, "file_name"] = str(path)
+        return collapse_rejects(frame)
+
+    def _record(self, report: LoadReport, started: datetime) -> None:
+        values = ", ".join([
+            quote_literal(report.load_id), quote_literal(report.table),
+            quote_literal(", ".join(report.files)[:1024]), "NULL", "NULL",
+            quote_literal(report.mode), str(report.rows_read), str(report.rows_loaded),
+            str(report.rows_rejected), quote_literal(report.status),
+            quote_literal(report.message[:4000]) if report.message else "NULL",
+            quote_literal(started.strftime("%Y-%m-%d %H:%M:%S")), f"{report.seconds:.3f}"])
+        statements = [f"INSERT INTO load_audit VALUES ({values})"]
+        for row in report.rejects.itertuples():
+            statements.append(
+                "INSERT INTO load_rejects VALUES (" + ", ".join([
+                    quote_literal(report.load_id), quote_literal(report.table),
+                    quote_literal(str(row.file_name)), str(int(row.line_number)),
+                    quote_literal(str(row.column_name)) if row.column_name else "NULL",
+                    quote_literal(str(row.reason)),
+                    quote_literal(str(row.raw_line)) if isinstance(row.raw_line, str) else "NULL",
+                ]) + ")")
+        self.transport.run_batch(statements)
+
+    # -- UNLOAD --------------------------------------------------------------------------------
+    def unload(self, command: UnloadCommand) -> list[str]:
+        if not command.destination.startswith("s3://"):
+            raise LoadError("Redshift UNLOADs to S3: pass an s3:// destination")
+        options = dict(command.options)
+        if self.copy_role_arn and "IAM_ROLE" not in options:
+            options["IAM_ROLE"] = self.copy_role_arn
+        options.setdefault("MANIFEST", True)
+        self.execute(UnloadCommand(command.query, command.destination, options).to_redshift())
+        if self.storage is None:
+            return [command.destination]
+        return [f"s3://{k}" if k.startswith(self.storage.bucket) else
+                f"s3://{self.storage.bucket}/{k}"
+                for k in self.storage.list_keys(command.destination)]
