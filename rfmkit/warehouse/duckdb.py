@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -113,7 +113,7 @@ class DuckDBWarehouse(Warehouse):
              ) -> LoadReport:
         key = tuple(key)
         check_mode(mode, key)
-        started, t0 = datetime.now(timezone.utc).replace(tzinfo=None), time.perf_counter()
+        started, t0 = datetime.now(UTC).replace(tzinfo=None), time.perf_counter()
         self._ensure_audit_tables()
         catalog = self.table_columns(command.table)
         if catalog.empty:

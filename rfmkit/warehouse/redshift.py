@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -293,7 +293,7 @@ class RedshiftWarehouse(Warehouse):
         if mode == "append":
             raise LoadError("mode='append' is local-only for now; use 'merge' with a key on "
                             "Redshift for idempotent incremental loads")
-        started, t0 = datetime.now(timezone.utc).replace(tzinfo=None), time.perf_counter()
+        started, t0 = datetime.now(UTC).replace(tzinfo=None), time.perf_counter()
         self._ensure_audit_tables()
         catalog = self.table_columns(command.table)
         if catalog.empty:

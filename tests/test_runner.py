@@ -1,0 +1,75 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from rfmkit import cli, runner
+from rfmkit.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+
+
+def test_select_by_number_name_and_from():
+    books = runner.discover()
+    assert [p.stem for p in books][:2] == ["00_setup", "01_load_data"]
+    assert [p.stem for p in runner.select(books, only=["1"])] == ["01_load_data"]
+    assert runner.select(books, start_from="01_load_data")[0].stem == "01_load_data"
+    with pytest.raises(runner.RunnerError, match="--only 42: no such notebook"):
+        runner.select(books, only=["42"])
+
+
+def test_unknown_parameter_is_an_error_not_a_silent_no_op(tmp_path):
+    with pytest.raises(runner.RunnerError, match=r"parameter\(s\) \['scael'\] are not declared"):
+        runner.run(parameters={"scael": 1}, run_dir=tmp_path)
+
+
+def test_cli_parses_typed_parameters():
+    args = cli.build_parser().parse_args(["run", "-p", "scale=0.5", "-p", "source=synthetic", "-p", "x=true",
+                                          "--only", "01"])
+    assert dict(args.param) == {"scale": 0.5, "source": "synthetic", "x": True}
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["run", "-p", "noequals"])
+
+
+@pytest.mark.notebooks
+def test_run_all_notebooks_with_smoke_parameters(tmp_path):
+    """The papermill batch, as `make run` does it, through the real CLI."""
+    run_dir = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "rfmkit", "run", "-p", "scale=0.02", "--run-dir", str(run_dir)],
+                            capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[2/2] 01_load_data ok" in result.stdout and str(run_dir.resolve()) in result.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "ok"
+    assert [n["status"] for n in summary["notebooks"]] == ["ok"] * len(runner.discover())
+    assert summary["tables"]["olist_orders"] == pytest.approx(1989, rel=0.05)
+    for name in summary["notebooks"]:
+        executed = nbformat.read(name["output"], as_version=4)
+        errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+        assert not errors
+    assert (run_dir / "warehouse.duckdb").exists()
+
+
+@pytest.mark.notebooks
+def test_failing_notebook_names_notebook_and_cell_and_keeps_copy(tmp_path):
+    books = tmp_path / "notebooks"
+    books.mkdir()
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("backend = 'local'\nrun_dir = ''")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise ValueError('boom')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, books / "00_broken.ipynb")
+    with pytest.raises(runner.RunnerError, match=r"00_broken.ipynb failed in cell \d+ .*ValueError: boom") as info:
+        runner.run(run_dir=tmp_path / "run", notebooks_dir=books, progress=False)
+    assert "Executed copy" in str(info.value)
+    assert (tmp_path / "run" / "notebooks" / "00_broken.ipynb").exists()
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "failed"
+
+
+def test_cli_exit_code_on_failure(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "rfmkit", "run", "--only", "99"], capture_output=True, text=True,
+                            cwd=PROJECT_ROOT)
+    assert result.returncode == 1 and "--only 99: no such notebook" in result.stderr
+    assert Path(NOTEBOOKS_DIR).exists()
