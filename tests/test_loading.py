@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import pytest
-
 from conftest import PAYMENTS_HEADER, write_payments
+
 from rfmkit.warehouse import LoadError, MaxErrorsExceeded
 
 

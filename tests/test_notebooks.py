@@ -25,7 +25,7 @@ def test_committed_without_outputs_with_one_parameters_cell(path):
     assigned = {t.id for node in ast.parse(tagged[0].source).body if isinstance(node, ast.Assign) for t in node.targets}
     # papermill must see every assignment (a comment it cannot parse hides a parameter).
     assert set(declared_parameters(path)) == assigned
-    assert {"backend", "run_dir"} <= assigned and "local" == declared_parameters(path)["backend"].strip("'\"")
+    assert {"backend", "run_dir"} <= assigned and declared_parameters(path)["backend"].strip("'\"") == "local"
 
 
 @pytest.mark.notebooks

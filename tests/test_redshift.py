@@ -5,10 +5,11 @@ import boto3
 import pytest
 import sqlglot
 from botocore.stub import ANY, Stubber
+from conftest import write_payments
 from moto import mock_aws
 
-from conftest import write_payments
 from rfmkit.config import ConfigError, RunConfig
+from rfmkit.paths import SQL_DIR
 from rfmkit.storage import S3Storage
 from rfmkit.warehouse import connect
 from rfmkit.warehouse.dialect import parse_copy, split_statements, statement_kind
@@ -98,7 +99,7 @@ def test_load_local_file_through_s3_and_data_api(data_api, tmp_path):
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="workshop")
     path = write_payments(tmp_path / "payments.csv", ["a,1,credit_card,1,10.00", "b,1,boleto,1,x"])
-    audit_statements = [s for s in split_statements(open("sql/000_load_audit.sql").read())]
+    audit_statements = split_statements((SQL_DIR / "000_load_audit.sql").read_text())
     for i, statement in enumerate(audit_statements):
         expect_statement(stub, sql=statement, statement_id=f"ddl{i}")
     expect_statement(stub, params=[{"name": "name", "value": "olist_order_payments"}], statement_id="cols",
@@ -141,7 +142,8 @@ def test_max_errors_on_redshift_raises_with_rejects(data_api, tmp_path):
     stub.add_response("describe_statement", {"Id": "load", "Status": "FAILED", "Error":
                       "Load into table 'stage' failed. Check 'sys_load_error_detail' system table for details."},
                       {"Id": "load"})
-    expect_statement(stub, params=ANY, statement_id="rej", columns=("file_name", "line_number", "column_name", "reason"),
+    expect_statement(stub, params=ANY, statement_id="rej",
+                     columns=("file_name", "line_number", "column_name", "reason"),
                      rows=[("s3://b/loads/1/p.csv", 2, "payment_value", "Invalid digit"),
                            ("s3://b/loads/1/p.csv", 3, "payment_value", "Invalid digit")])
     stub.add_response("batch_execute_statement", {"Id": "audit"}, {**TARGET, "Sqls": ANY})
