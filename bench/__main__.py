@@ -1,0 +1,87 @@
+"""Run the benchmarks and write docs/PERFORMANCE.md's generated section.
+
+Usage: python -m bench [--payment-rows 10000000]
+Each case runs in a fresh Python process that reports its wall time and peak RSS (ru_maxrss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "docs" / "PERFORMANCE.md"
+BEGIN, END = "<!-- bench:generate:begin -->", "<!-- bench:generate:end -->"
+
+CASE = r"""
+import json, resource, sys, time
+from rfmkit.data.synthetic import generate, scale_for_payment_rows
+from rfmkit.warehouse.duckdb import DuckDBWarehouse
+kind, rows, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+t0 = time.perf_counter()
+if kind == "generate":
+    result = generate(out, scale=scale_for_payment_rows(rows), seed=42, progress=False)
+    count = result.rows["olist_order_payments"]
+elif kind == "load":
+    wh = DuckDBWarehouse(out + "/bench.duckdb")
+    wh.run_file("010_raw_tables.sql")
+    count = wh.load_csv("olist_order_payments", out + "/olist_order_payments_dataset.csv", max_errors=0).rows_loaded
+elif kind == "pandas_read":  # baseline: what a notebook typically does instead of a warehouse load
+    import pandas as pd
+    count = len(pd.read_csv(out + "/olist_order_payments_dataset.csv", dtype={"order_id": str}))
+print(json.dumps({"kind": kind, "rows": count, "seconds": time.perf_counter() - t0,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def measure(kind: str, rows: int, folder: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", CASE, kind, str(rows), folder], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--payment-rows", type=int, default=10_000_000)
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="rfmkit-bench-") as folder:
+        for rows in (103_886, args.payment_rows):
+            sub = os.path.join(folder, str(rows))
+            for kind in ("generate", "load", "pandas_read"):
+                result = measure(kind, rows, sub)
+                results.append(result)
+                print(f"{kind:12} {result['rows']:>12,} rows  {result['seconds']:7.1f} s  "
+                      f"peak {result['peak_mb']:8.0f} MB", flush=True)
+    write_report(results)
+    return 0
+
+
+def write_report(results: list[dict]) -> None:
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    labels = {"generate": "synthetic generator (3 CSVs)", "load": "DuckDB COPY load of payments (with accounting)",
+              "pandas_read": "baseline: pandas.read_csv of payments"}
+    lines = [BEGIN, f"Measured {date.today()} on {machine}. Peak = max RSS of the process.", "",
+             "| case | payment rows | seconds | rows/s | peak memory |", "|---|---:|---:|---:|---:|"]
+    for r in results:
+        lines.append(f"| {labels[r['kind']]} | {r['rows']:,} | {r['seconds']:.1f} | "
+                     f"{r['rows'] / r['seconds']:,.0f} | {r['peak_mb']:,.0f} MB |")
+    lines.append(END)
+    text = REPORT.read_text() if REPORT.exists() else "# Performance\n\n"
+    if BEGIN in text:
+        text = text.split(BEGIN)[0] + "\n".join(lines) + text.split(END, 1)[1]
+    else:
+        text += "\n## Data generation and loading\n\n" + "\n".join(lines) + "\n"
+    REPORT.write_text(text)
+    print(f"wrote {REPORT}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
