@@ -65,7 +65,8 @@ def main() -> int:
 
 
 def write_report(results: list[dict]) -> None:
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    cpu = platform.processor() or platform.machine()
+    machine = f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
     labels = {"generate": "synthetic generator (3 CSVs)", "load": "DuckDB COPY load of payments (with accounting)",
               "pandas_read": "baseline: pandas.read_csv of payments"}
     lines = [BEGIN, f"Measured {date.today()} on {machine}. Peak = max RSS of the process.", "",
