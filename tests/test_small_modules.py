@@ -1,0 +1,51 @@
+import subprocess
+import sys
+
+import boto3
+from moto import mock_aws
+
+from rfmkit import environment
+from rfmkit.paths import PROJECT_ROOT
+from rfmkit.storage import LocalStorage, S3Storage
+
+
+def test_environment_report_lists_packages_and_passes_here():
+    report = environment.report("local")
+    assert {"python", "duckdb", "sqlglot", "papermill"} <= set(report["check"])
+    assert report["ok"].all(), report[~report["ok"]]
+
+
+def test_environment_aws_rows_without_credentials(monkeypatch, tmp_path):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    rows = environment.report("aws").set_index("check")
+    assert not rows.loc["AWS credentials", "ok"] and "configure credentials" in rows.loc["AWS credentials", "fix"]
+
+
+def test_local_storage_round_trip(tmp_path):
+    source = tmp_path / "a.csv"
+    source.write_text("x\n")
+    store = LocalStorage(tmp_path / "store")
+    uri = store.upload(source, "exports/a.csv")
+    assert store.list_keys("exports") == ["exports/a.csv"]
+    assert store.download(uri, tmp_path / "back.csv").read_text() == "x\n"
+
+
+@mock_aws
+def test_s3_storage_round_trip(tmp_path):
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket="bkt")
+    source = tmp_path / "a.csv"
+    source.write_text("x\n")
+    store = S3Storage("bkt", "rfmkit", client=client)
+    assert store.upload(source, "exports/a.csv") == "s3://bkt/rfmkit/exports/a.csv"
+    assert [p.read_text() for p in store.download_prefix("s3://bkt/rfmkit/exports/", tmp_path / "dl")] == ["x\n"]
+
+
+def test_generate_command(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "rfmkit", "generate", "--scale", "0.01", "--out", str(tmp_path)],
+                          capture_output=True, text=True, cwd=PROJECT_ROOT, check=True)
+    assert "olist_orders" in done.stdout and (tmp_path / "olist_orders_dataset.csv").exists()
