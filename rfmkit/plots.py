@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-if matplotlib.get_backend().lower() == "agg" or not matplotlib.get_backend():
-    matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
 
 def loaded_data_overview(monthly: pd.DataFrame, payment_mix: pd.DataFrame,
