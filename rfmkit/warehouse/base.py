@@ -70,6 +70,14 @@ class Warehouse(ABC):
         return self.run_script(path.read_text(encoding="utf-8"), params)
 
     # -- loading and unloading -----------------------------------------------------------------
+    _audit_ready = False
+
+    def _ensure_audit_tables(self) -> None:
+        """Create load_audit / load_rejects once per connection (both backends run the same file)."""
+        if not self._audit_ready:
+            self.run_file(SQL_DIR / "000_load_audit.sql")
+            self._audit_ready = True
+
     @abstractmethod
     def copy(self, command: CopyCommand, *, mode: str = "replace", key: Iterable[str] = ()
              ) -> LoadReport:

@@ -17,7 +17,6 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from rfmkit.paths import SQL_DIR
 from rfmkit.warehouse.base import Params, Warehouse
 from rfmkit.warehouse.dialect import (
     CopyCommand,
@@ -33,11 +32,10 @@ from rfmkit.warehouse.loading import (
     LoadError,
     LoadReport,
     MaxErrorsExceeded,
+    account,
     check_header,
     check_mode,
     collapse_rejects,
-    count_records,
-    count_records_quoted,
     file_sha256,
     local_files,
     max_errors_message,
@@ -65,7 +63,6 @@ class DuckDBWarehouse(Warehouse):
         self.con = duckdb.connect(self.path)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
-        self._audit_ready = False
 
     def __repr__(self) -> str:
         return f"DuckDBWarehouse({self.path!r})"
@@ -104,11 +101,6 @@ class DuckDBWarehouse(Warehouse):
         self.con.close()
 
     # -- COPY ----------------------------------------------------------------------------------
-    def _ensure_audit_tables(self) -> None:
-        if not self._audit_ready:
-            self.run_file(SQL_DIR / "000_load_audit.sql")
-            self._audit_ready = True
-
     def copy(self, command: CopyCommand, *, mode: str = "replace", key: Iterable[str] = ()
              ) -> LoadReport:
         key = tuple(key)
@@ -154,7 +146,7 @@ class DuckDBWarehouse(Warehouse):
             report.rejects = collapse_rejects(rejected)
             report.rows_rejected = len(report.rejects)
             report.rows_loaded = self.con.execute(f"SELECT COUNT(*) FROM {stage}").fetchone()[0]
-            self._count(files, header, report)
+            account(report, files, header)
             if not report.balanced:
                 raise LoadError(
                     f"row accounting does not balance for {command.table}: read "
@@ -244,16 +236,6 @@ class DuckDBWarehouse(Warehouse):
         self.con.execute(f"DELETE FROM {stage} WHERE {condition}")
         return pd.concat([rejected, pd.DataFrame(found, columns=REJECT_COLUMNS)],
                          ignore_index=True)
-
-    @staticmethod
-    def _count(files: list[Path], header: int, report: LoadReport) -> None:
-        counts = {str(p): count_records(p, header) for p in files}
-        if sum(c[0] for c in counts.values()) != report.rows_loaded + report.rows_rejected:
-            # Quoted line breaks make physical lines differ from records: count exactly.
-            counts = {str(p): count_records_quoted(p, header) for p in files}
-        report.file_counts = counts
-        report.rows_read = sum(c[0] for c in counts.values())
-        report.blank_lines = sum(c[1] for c in counts.values())
 
     def _apply(self, stage: str, table: str, columns: list[str], mode: str,
                key: tuple[str, ...]) -> None:

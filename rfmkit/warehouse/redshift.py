@@ -23,7 +23,6 @@ from typing import Any
 
 import pandas as pd
 
-from rfmkit.paths import SQL_DIR
 from rfmkit.warehouse.base import Params, Warehouse
 from rfmkit.warehouse.dialect import (
     CopyCommand,
@@ -32,17 +31,16 @@ from rfmkit.warehouse.dialect import (
     quote_ident,
     quote_literal,
     quote_table,
-    split_statements,
 )
 from rfmkit.warehouse.loading import (
     REJECT_COLUMNS,
     LoadError,
     LoadReport,
     MaxErrorsExceeded,
+    account,
     check_header,
     check_mode,
     collapse_rejects,
-    count_records,
     local_files,
     max_errors_message,
     new_load_id,
@@ -224,7 +222,6 @@ class RedshiftWarehouse(Warehouse):
         self.transport, self.storage = transport, storage
         self.copy_role_arn, self.region = copy_role_arn, region
         self.staging_prefix = staging_prefix
-        self._audit_ready = False
 
     def execute(self, sql: str, params: Params = None) -> None:
         self.transport.run(sql, self._bound(sql, params))
@@ -251,12 +248,6 @@ class RedshiftWarehouse(Warehouse):
 
     def close(self) -> None:
         self.transport.close()
-
-    def _ensure_audit_tables(self) -> None:
-        if not self._audit_ready:
-            for statement in split_statements((SQL_DIR / "000_load_audit.sql").read_text()):
-                self.execute(statement)
-            self._audit_ready = True
 
     # -- COPY ----------------------------------------------------------------------------------
     def copy_sql(self, command: CopyCommand, target: str) -> str:
@@ -328,10 +319,7 @@ class RedshiftWarehouse(Warehouse):
             raise LoadError(f"load of {command.table} failed: {exc}", report) from exc
         report.rows_rejected = len(report.rejects)
         if local:
-            counts = {str(p): count_records(p, command.ignore_header) for p in local}
-            report.file_counts = counts
-            report.rows_read = sum(c[0] for c in counts.values())
-            report.blank_lines = sum(c[1] for c in counts.values())
+            account(report, local, command.ignore_header)
         else:  # S3 sources: Redshift's own counts are all we have
             report.rows_read = report.rows_loaded + report.rows_rejected
         report.seconds = time.perf_counter() - t0
