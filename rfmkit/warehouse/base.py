@@ -93,6 +93,7 @@ class Warehouse(ABC):
         mode: str = "replace",
         key: Iterable[str] = (),
         time_format: str = "YYYY-MM-DD HH:MI:SS",
+        delimiter: str = ",",
     ) -> LoadReport:
         """Load a CSV file (or folder / S3 prefix of them) into `table`.
 
@@ -106,6 +107,8 @@ class Warehouse(ABC):
             "CSV": True, "IGNOREHEADER": str(ignore_header), "MAXERROR": str(max_errors),
             "TIMEFORMAT": time_format, "EMPTYASNULL": True,
         }
+        if delimiter != ",":
+            options["DELIMITER"] = delimiter
         return self.copy(CopyCommand(table=table, source=str(source), options=options),
                          mode=mode, key=key)
 

@@ -150,6 +150,11 @@ class CopyCommand:
     def max_errors(self) -> int:
         return int(self.options.get("MAXERROR", 0))
 
+    @property
+    def delimiter(self) -> str:
+        default = "," if self.options.get("CSV") else "|"
+        return str(self.options.get("DELIMITER", default))
+
     def to_redshift(self) -> str:
         cols = f" ({', '.join(quote_ident(c) for c in self.columns)})" if self.columns else ""
         return (f"COPY {quote_table(self.table)}{cols} FROM {quote_literal(self.source)} "

@@ -121,7 +121,7 @@ class DuckDBWarehouse(Warehouse):
         files = self._source_files(command.source)
         header = command.ignore_header
         for path in files:
-            check_header(path, columns, header)
+            check_header(path, columns, header, command.delimiter)
 
         report = LoadReport(load_id=new_load_id(), table=command.table,
                             files=[str(p) for p in files], mode=mode)
@@ -142,11 +142,12 @@ class DuckDBWarehouse(Warehouse):
                 f"FROM {quote_table(command.table)} LIMIT 0")
             rejects = [self._read_into(stage, path, columns, types, command) for path in files]
             rejected = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame()
-            rejected = self._reject_nulls(stage, files, columns, required, header, rejected)
+            rejected = self._reject_nulls(stage, files, columns, required, header, rejected,
+                                          command.delimiter)
             report.rejects = collapse_rejects(rejected)
             report.rows_rejected = len(report.rejects)
             report.rows_loaded = self.con.execute(f"SELECT COUNT(*) FROM {stage}").fetchone()[0]
-            account(report, files, header)
+            account(report, files, header, command.delimiter)
             if not report.balanced:
                 raise LoadError(
                     f"row accounting does not balance for {command.table}: read "
@@ -219,7 +220,8 @@ class DuckDBWarehouse(Warehouse):
         return rejects
 
     def _reject_nulls(self, stage: str, files: list[Path], columns: list[str],
-                      required: list[str], header: int, rejected: pd.DataFrame) -> pd.DataFrame:
+                      required: list[str], header: int, rejected: pd.DataFrame,
+                      delimiter: str = ",") -> pd.DataFrame:
         """Emulate COPY's rejection of NULLs in NOT NULL columns (read_csv loads them)."""
         if not required:
             return rejected
@@ -232,7 +234,7 @@ class DuckDBWarehouse(Warehouse):
             if not rejected.empty:
                 mine = rejected[rejected["file_name"] == str(path)]
                 already = set(mine["line_number"].astype(int))
-            found += null_violations(path, columns, required, header, already)
+            found += null_violations(path, columns, required, header, already, delimiter)
         self.con.execute(f"DELETE FROM {stage} WHERE {condition}")
         return pd.concat([rejected, pd.DataFrame(found, columns=REJECT_COLUMNS)],
                          ignore_index=True)

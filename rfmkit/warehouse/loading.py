@@ -109,7 +109,7 @@ def local_files(source: str | Path, pattern: str = "*.csv") -> list[Path]:
     raise LoadError(f"{path}: no such file (and no files start with that prefix)")
 
 
-def check_header(path: Path, expected: list[str], header_lines: int) -> None:
+def check_header(path: Path, expected: list[str], header_lines: int, delimiter: str = ",") -> None:
     """Fail early, naming file, line and column, when the header is not the table's columns."""
     if path.stat().st_size == 0:
         raise LoadError(f"{path}: file is empty; expected a header line with columns "
@@ -118,7 +118,7 @@ def check_header(path: Path, expected: list[str], header_lines: int) -> None:
         return
     with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
         first = fh.readline()
-    found = [c.strip() for c in next(csv.reader([first]), [])]
+    found = [c.strip() for c in next(csv.reader([first], delimiter=delimiter), [])]
     if [c.lower() for c in found] == [c.lower() for c in expected]:
         return
     for i, (want, got) in enumerate(zip(expected, found, strict=False), start=1):
@@ -152,11 +152,12 @@ def count_records(path: Path, header_lines: int) -> tuple[int, int]:
     return max(lines - blank - header_lines, 0), blank
 
 
-def count_records_quoted(path: Path, header_lines: int) -> tuple[int, int]:
+def count_records_quoted(path: Path, header_lines: int, delimiter: str = ","
+                         ) -> tuple[int, int]:
     """Exact (records, blank lines) with a CSV parser, for files with quoted line breaks."""
     records = blank = 0
     with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
-        reader = csv.reader(fh)
+        reader = csv.reader(fh, delimiter=delimiter)
         for _ in range(header_lines):
             next(reader, None)
         for row in reader:
@@ -167,7 +168,8 @@ def count_records_quoted(path: Path, header_lines: int) -> tuple[int, int]:
     return records, blank
 
 
-def account(report: LoadReport, files: list[Path], header_lines: int) -> None:
+def account(report: LoadReport, files: list[Path], header_lines: int, delimiter: str = ","
+            ) -> None:
     """Fill the report's read counts from the files themselves, independently of the database.
 
     Line ends are counted first (fast); if that does not balance with loaded + rejected, quoted line
@@ -175,19 +177,19 @@ def account(report: LoadReport, files: list[Path], header_lines: int) -> None:
     """
     counts = {str(p): count_records(p, header_lines) for p in files}
     if sum(c[0] for c in counts.values()) != report.rows_loaded + report.rows_rejected:
-        counts = {str(p): count_records_quoted(p, header_lines) for p in files}
+        counts = {str(p): count_records_quoted(p, header_lines, delimiter) for p in files}
     report.file_counts = counts
     report.rows_read = sum(c[0] for c in counts.values())
     report.blank_lines = sum(c[1] for c in counts.values())
 
 
 def null_violations(path: Path, columns: list[str], required: list[str], header_lines: int,
-                    skip_lines: set[int]) -> list[dict[str, object]]:
+                    skip_lines: set[int], delimiter: str = ",") -> list[dict[str, object]]:
     """Rows whose NOT NULL columns are empty (COPY rejects these; read_csv does not)."""
     indexes = [(columns.index(c), c) for c in required]
     found = []
     with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
-        reader = csv.reader(fh)
+        reader = csv.reader(fh, delimiter=delimiter)
         for _ in range(header_lines):
             next(reader, None)
         for row in reader:

@@ -292,7 +292,7 @@ class RedshiftWarehouse(Warehouse):
         columns = command.columns or list(catalog["name"])
         local = [] if command.source.startswith("s3://") else local_files(command.source)
         for path in local:
-            check_header(path, columns, command.ignore_header)
+            check_header(path, columns, command.ignore_header, command.delimiter)
         source = self._stage_files(local) if local else command.source
         staged = CopyCommand(table=command.table, source=source, columns=command.columns,
                              options=command.options)
@@ -319,7 +319,7 @@ class RedshiftWarehouse(Warehouse):
             raise LoadError(f"load of {command.table} failed: {exc}", report) from exc
         report.rows_rejected = len(report.rejects)
         if local:
-            account(report, local, command.ignore_header)
+            account(report, local, command.ignore_header, command.delimiter)
         else:  # S3 sources: Redshift's own counts are all we have
             report.rows_read = report.rows_loaded + report.rows_rejected
         report.seconds = time.perf_counter() - t0
