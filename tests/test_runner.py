@@ -39,7 +39,8 @@ def test_run_all_notebooks_with_smoke_parameters(tmp_path):
     result = subprocess.run([sys.executable, "-m", "rfmkit", "run", "-p", "scale=0.02", "--run-dir", str(run_dir)],
                             capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "[2/2] 01_load_data ok" in result.stdout and str(run_dir.resolve()) in result.stdout
+    count = len(runner.discover())
+    assert f"[2/{count}] 01_load_data ok" in result.stdout and str(run_dir.resolve()) in result.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "ok"
     assert [n["status"] for n in summary["notebooks"]] == ["ok"] * len(runner.discover())
@@ -49,6 +50,15 @@ def test_run_all_notebooks_with_smoke_parameters(tmp_path):
         errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
         assert not errors
     assert (run_dir / "warehouse.duckdb").exists()
+    # notebook 02: rfm_scores built and exported, and its printed result agrees with the table
+    scored = summary["tables"]["rfm_scores"]
+    assert 1800 < scored < summary["tables"]["olist_orders"]
+    exported = run_dir / "exports" / "rfm_scores_000.csv"
+    assert sum(1 for _ in exported.open()) == scored + 1
+    rfm_book = nbformat.read(run_dir / "notebooks" / "02_rfm_scoring.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in rfm_book.cells if c.cell_type == "code"
+                      for o in c.outputs)
+    assert f"rfm_scores: {scored:,} customers scored at snapshot 2018-" in printed
 
 
 @pytest.mark.notebooks
