@@ -175,3 +175,16 @@ def test_unload_writes_redshift_style_files(warehouse, tmp_path):
     assert Path(results[0][0]).read_text() == "1\n"
     with pytest.raises(LoadError, match="ALLOWOVERWRITE"):
         warehouse.run_script(f"UNLOAD ('select 1 as x') TO '{tmp_path}/x_' CSV PARALLEL OFF")
+
+
+def test_load_larger_than_one_duckdb_row_group_lands_every_row(warehouse, tmp_path):
+    """Regression: DuckDB 2.0.0 inserted nothing when a staged read_csv table of more than
+    122,880 rows was copied inside the same transaction; the loader stages outside it now and
+    checks that the rows inserted equal the rows staged."""
+    rows = [f"o{i:07d},1,credit_card,1,{i % 1000}.50" for i in range(130_000)]
+    path = write_payments(tmp_path / "many.csv", rows)
+    report = warehouse.load_csv("olist_order_payments", path, max_errors=0)
+    assert report.rows_loaded == 130_000 == warehouse.row_count("olist_order_payments")
+    again = warehouse.load_csv("olist_order_payments", path, mode="merge",
+                               key=["order_id", "payment_sequential"])
+    assert again.rows_loaded == 130_000 == warehouse.row_count("olist_order_payments")

@@ -135,10 +135,14 @@ class DuckDBWarehouse(Warehouse):
                 return report
 
         stage = f"_stage_{report.load_id.replace('-', '_')}"
-        self.con.execute("BEGIN TRANSACTION")
+        in_transaction = False
         try:
+            # The files are read into a temp stage *before* the transaction: DuckDB 2.0.0 silently
+            # inserts nothing when a table filled by read_csv with more than one row group
+            # (122,880 rows) is copied in the same transaction. Only the target changes need
+            # the transaction, so MAXERROR still rolls back to the table as it was.
             self.con.execute(
-                f"CREATE TEMP TABLE {stage} AS SELECT {self._cols(columns)} "
+                f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {self._cols(columns)} "
                 f"FROM {quote_table(command.table)} LIMIT 0")
             rejects = [self._read_into(stage, path, columns, types, command) for path in files]
             rejected = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame()
@@ -155,14 +159,19 @@ class DuckDBWarehouse(Warehouse):
                     f"{report.rows_rejected}; nothing was loaded", report)
             if report.rows_rejected > command.max_errors:
                 raise MaxErrorsExceeded(max_errors_message(report, command.max_errors), report)
-            self._apply(stage, command.table, columns, mode, key)
-            self.con.execute(f"DROP TABLE {stage}")
+            self.con.execute("BEGIN TRANSACTION")
+            in_transaction = True
+            inserted = self._apply(stage, command.table, columns, mode, key)
+            if inserted != report.rows_loaded:
+                raise LoadError(f"{command.table}: {report.rows_loaded} rows staged but {inserted} "
+                                f"inserted; the load was rolled back", report)
             report.status = "loaded"
             report.seconds = time.perf_counter() - t0
             self._record(report, started, digests, files)
             self.con.execute("COMMIT")
         except Exception as exc:
-            self.con.execute("ROLLBACK")
+            if in_transaction:
+                self.con.execute("ROLLBACK")
             report.status = "failed"
             report.message = str(exc).splitlines()[0][:1000]
             report.seconds = time.perf_counter() - t0
@@ -172,6 +181,8 @@ class DuckDBWarehouse(Warehouse):
                 exc.report = report
                 raise
             raise LoadError(f"load of {command.table} failed: {exc}", report) from exc
+        finally:
+            self.con.execute(f"DROP TABLE IF EXISTS {stage}")
         return report
 
     def _source_files(self, source: str) -> list[Path]:
@@ -240,14 +251,16 @@ class DuckDBWarehouse(Warehouse):
                          ignore_index=True)
 
     def _apply(self, stage: str, table: str, columns: list[str], mode: str,
-               key: tuple[str, ...]) -> None:
+               key: tuple[str, ...]) -> int:
+        """Move the staged rows into the table; returns the number of rows inserted."""
         target, cols = quote_table(table), self._cols(columns)
         if mode == "replace":
             self.con.execute(f"DELETE FROM {target}")
         elif mode == "merge":
             match = " AND ".join(f"{target}.{quote_ident(k)} = s.{quote_ident(k)}" for k in key)
             self.con.execute(f"DELETE FROM {target} USING {stage} s WHERE {match}")
-        self.con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}")
+        return self.con.execute(
+            f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}").fetchone()[0]
 
     def _not_yet_loaded(self, table: str, files: list[Path], digests: dict[str, str]
                         ) -> list[Path]:
