@@ -1,7 +1,9 @@
-"""Run the benchmarks and write docs/PERFORMANCE.md's generated section.
+"""Run the benchmarks and write docs/PERFORMANCE.md's generated sections.
 
-Usage: python -m bench [--payment-rows 10000000]
+Usage: python -m bench [--suite all|generate|rfm] [--payment-rows 10000000]
+                       [--rfm-rows 1000000,10000000,100000000] [--repeat 3]
 Each case runs in a fresh Python process that reports its wall time and peak RSS (ru_maxrss).
+Generated RFM inputs are cached in bench/.cache (git-ignored) so re-runs skip the generator.
 """
 
 from __future__ import annotations
@@ -49,8 +51,25 @@ def measure(kind: str, rows: int, folder: str) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--suite", choices=("all", "generate", "rfm"), default="all")
     parser.add_argument("--payment-rows", type=int, default=10_000_000)
+    parser.add_argument("--rfm-rows", default="1000000,10000000,100000000",
+                        help="comma-separated payment-row counts for the RFM benchmark")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per case (median reported)")
+    parser.add_argument("--pandas-max-rows", type=int, default=30_000_000,
+                        help="skip the pandas baseline above this size (it would exceed memory)")
     args = parser.parse_args()
+    if args.suite in ("all", "generate"):
+        run_generate(args)
+    if args.suite in ("all", "rfm"):
+        from bench import rfm_bench
+
+        sizes = [int(x) for x in args.rfm_rows.split(",") if x]
+        rfm_bench.run(sizes, repeat=args.repeat, pandas_max_rows=args.pandas_max_rows)
+    return 0
+
+
+def run_generate(args) -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="rfmkit-bench-") as folder:
         for rows in (103_886, args.payment_rows):
@@ -61,7 +80,6 @@ def main() -> int:
                 print(f"{kind:12} {result['rows']:>12,} rows  {result['seconds']:7.1f} s  "
                       f"peak {result['peak_mb']:8.0f} MB", flush=True)
     write_report(results)
-    return 0
 
 
 def write_report(results: list[dict]) -> None:

@@ -1,0 +1,115 @@
+"""RFM scoring benchmark: the warehouse path against a pandas groupby reference, same run.
+
+For each size: generate the three Olist CSVs once (cached), then in separate processes
+  load   (COPY semantics into DuckDB), score (the RFM SQL), pandas (read + compute the same).
+Reports medians of `repeat` runs and peak RSS, and rewrites docs/PERFORMANCE.md's RFM section.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "bench" / ".cache"
+REPORT = ROOT / "docs" / "PERFORMANCE.md"
+BEGIN, END = "<!-- bench:rfm:begin -->", "<!-- bench:rfm:end -->"
+
+
+def ensure_data(rows: int) -> Path:
+    folder = CACHE / f"olist-{rows}"
+    if (folder / "generation.json").exists():
+        return folder
+    print(f"generating {rows:,} payment rows into {folder} (cached for later runs) ...", flush=True)
+    code = ("import sys; from rfmkit.data.synthetic import generate, scale_for_payment_rows; "
+            "generate(sys.argv[1], scale=scale_for_payment_rows(int(sys.argv[2])), seed=42, "
+            "progress=True)")
+    subprocess.run([sys.executable, "-c", code, str(folder), str(rows)], cwd=ROOT, check=True)
+    return folder
+
+
+def case(kind: str, data: Path, db: Path) -> dict:
+    done = subprocess.run([sys.executable, "-m", "bench.rfm_case", kind, str(data), str(db)],
+                          capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench case {kind} on {data} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def median_of(kind: str, data: Path, db: Path, repeat: int) -> dict:
+    runs = [case(kind, data, db) for _ in range(repeat)]
+    out = dict(runs[-1])
+    for key in ("seconds", "read_seconds", "compute_seconds", "peak_mb"):
+        if key in out:
+            out[key] = statistics.median(r[key] for r in runs)
+    out["runs"] = repeat
+    return out
+
+
+def run(sizes: list[int], *, repeat: int, pandas_max_rows: int) -> list[dict]:
+    rows_out = []
+    for rows in sizes:
+        data = ensure_data(rows)
+        db = data / "bench.duckdb"
+        runs = 1 if rows >= 50_000_000 else repeat
+        loaded = median_of("load", data, db, 1)  # the file is then scored `runs` times
+        scored = median_of("score", data, db, runs)
+        entry = {"rows": rows, "load": loaded, "score": scored, "pandas": None}
+        print(f"{rows:>12,} payment rows: load {loaded['seconds']:.1f} s "
+              f"({loaded['peak_mb']:.0f} MB), score {scored['seconds']:.1f} s "
+              f"({scored['peak_mb']:.0f} MB), {scored['customers']:,} customers", flush=True)
+        if rows <= pandas_max_rows:
+            baseline = median_of("pandas", data, db, runs)
+            if baseline["customers"] != scored["customers"]:
+                raise RuntimeError(f"pandas scored {baseline['customers']} customers, SQL "
+                                   f"{scored['customers']}: the two paths disagree")
+            entry["pandas"] = baseline
+            print(f"{'':>12}  pandas: read {baseline['read_seconds']:.1f} s + compute "
+                  f"{baseline['compute_seconds']:.1f} s ({baseline['peak_mb']:.0f} MB)", flush=True)
+        rows_out.append(entry)
+        db.unlink(missing_ok=True)
+    write_report(rows_out, pandas_max_rows)
+    return rows_out
+
+
+def write_report(results: list[dict], pandas_max_rows: int) -> None:
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, "
+               f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB RAM, "
+               f"Python {platform.python_version()}, DuckDB {duckdb.__version__}, "
+               f"pandas {pd.__version__}")
+    lines = [BEGIN, f"Measured {date.today()} on {machine}. Seconds are medians of the runs shown; "
+             "peak = max RSS of the process.", "",
+             "| payment rows | customers | SQL score s | SQL peak MB | pandas compute s | "
+             "pandas peak MB | speed-up (score) | memory ratio | load s | pandas read s | "
+             "speed-up (end to end) | runs |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        s, ld, p = r["score"], r["load"], r["pandas"]
+        if p:
+            cells = (f"{p['compute_seconds']:.1f} | {p['peak_mb']:,.0f} | "
+                     f"{p['compute_seconds'] / s['seconds']:.1f}× | "
+                     f"{s['peak_mb'] / p['peak_mb']:.2f} | {ld['seconds']:.1f} | "
+                     f"{p['read_seconds']:.1f} | "
+                     f"{p['seconds'] / (ld['seconds'] + s['seconds']):.1f}×")
+        else:
+            cells = (f"not run | – | – | – | {ld['seconds']:.1f} | – | – "
+                     f"(pandas skipped above {pandas_max_rows:,} rows)")
+        lines.append(f"| {r['rows']:,} | {s['customers']:,} | {s['seconds']:.1f} | "
+                     f"{s['peak_mb']:,.0f} | {cells} | {s['runs']} |")
+    lines.append(END)
+    text = REPORT.read_text()
+    if BEGIN in text:
+        text = text.split(BEGIN)[0] + "\n".join(lines) + text.split(END, 1)[1]
+    else:
+        text += "\n## RFM scoring\n\n" + "\n".join(lines) + "\n"
+    REPORT.write_text(text)
+    print(f"wrote {REPORT}")
