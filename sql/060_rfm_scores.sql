@@ -19,28 +19,67 @@ CREATE TABLE rfm_scores
 DISTKEY (customer_id)
 SORTKEY (segment)
 AS
-WITH ranked AS (
+WITH bounds AS (
     SELECT
-        customer_id,
-        snapshot_date,
-        first_purchase_date,
-        last_purchase_date,
-        recency_days,
-        frequency,
-        monetary,
-        avg_order_value,
-        tenure_days,
-        COUNT(*) OVER ()                               AS customers,
-        RANK() OVER (ORDER BY recency_days DESC) - 1   AS less_recent,    -- strictly longer ago
-        RANK() OVER (ORDER BY frequency ASC) - 1       AS less_frequent,  -- strictly fewer orders
-        RANK() OVER (ORDER BY monetary ASC) - 1        AS less_monetary,  -- strictly less spend
-        MIN(recency_days) OVER ()                      AS recency_min,
-        MAX(recency_days) OVER ()                      AS recency_max,
-        MIN(frequency) OVER ()                         AS frequency_min,
-        MAX(frequency) OVER ()                         AS frequency_max,
-        MIN(monetary) OVER ()                          AS monetary_min,
-        MAX(monetary) OVER ()                          AS monetary_max
+        COUNT(*)          AS customers,
+        MIN(recency_days) AS recency_min,
+        MAX(recency_days) AS recency_max,
+        MIN(frequency)    AS frequency_min,
+        MAX(frequency)    AS frequency_max,
+        MIN(monetary)     AS monetary_min,
+        MAX(monetary)     AS monetary_max
     FROM rfm_values
+),
+
+-- "strictly worse" counts per distinct value: a running total over the few distinct values
+-- (hundreds of recency days, a handful of frequencies) instead of sorting every customer.
+recency_ranks AS (
+    SELECT recency_days,
+           COALESCE(SUM(COUNT(*)) OVER (ORDER BY recency_days DESC
+                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+               AS worse                                                 -- strictly longer ago
+    FROM rfm_values
+    GROUP BY recency_days
+),
+
+frequency_ranks AS (
+    SELECT frequency,
+           COALESCE(SUM(COUNT(*)) OVER (ORDER BY frequency ASC
+                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+               AS worse                                                 -- strictly fewer orders
+    FROM rfm_values
+    GROUP BY frequency
+),
+
+monetary_ranks AS (
+    SELECT monetary,
+           COALESCE(SUM(COUNT(*)) OVER (ORDER BY monetary ASC
+                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+               AS worse                                                 -- strictly less spend
+    FROM rfm_values
+    GROUP BY monetary
+),
+
+ranked AS (
+    SELECT
+        v.customer_id,
+        v.snapshot_date,
+        v.first_purchase_date,
+        v.last_purchase_date,
+        v.recency_days,
+        v.frequency,
+        v.monetary,
+        v.avg_order_value,
+        v.tenure_days,
+        r.worse AS less_recent,
+        f.worse AS less_frequent,
+        m.worse AS less_monetary,
+        b.*
+    FROM rfm_values AS v
+    JOIN recency_ranks AS r ON r.recency_days = v.recency_days
+    JOIN frequency_ranks AS f ON f.frequency = v.frequency
+    JOIN monetary_ranks AS m ON m.monetary = v.monetary
+    CROSS JOIN bounds AS b
 ),
 
 scored AS (

@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import boto3
+import pytest
 from moto import mock_aws
 
 from rfmkit import environment
@@ -49,3 +50,15 @@ def test_generate_command(tmp_path):
     done = subprocess.run([sys.executable, "-m", "rfmkit", "generate", "--scale", "0.01", "--out", str(tmp_path)],
                           capture_output=True, text=True, cwd=PROJECT_ROOT, check=True)
     assert "olist_orders" in done.stdout and (tmp_path / "olist_orders_dataset.csv").exists()
+
+
+def test_duckdb_memory_limit_is_capped_and_a_bad_value_names_the_parameter(monkeypatch):
+    from rfmkit.warehouse.duckdb import DuckDBWarehouse
+
+    with DuckDBWarehouse() as wh:
+        assert wh.query("SELECT current_setting('memory_limit') AS m")["m"].iloc[0] == "1.8 GiB"
+    monkeypatch.setenv("RFMKIT_DUCKDB_MEMORY", "1GB")
+    with DuckDBWarehouse() as wh:
+        assert wh.query("SELECT current_setting('memory_limit') AS m")["m"].iloc[0] == "953.6 MiB"
+    with pytest.raises(ValueError, match="memory_limit='lots'"):
+        DuckDBWarehouse(memory_limit="lots")
