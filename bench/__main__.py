@@ -18,8 +18,9 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+from bench.report import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
-REPORT = ROOT / "docs" / "PERFORMANCE.md"
 BEGIN, END = "<!-- bench:generate:begin -->", "<!-- bench:generate:end -->"
 
 CASE = r"""
@@ -87,19 +88,12 @@ def write_report(results: list[dict]) -> None:
     machine = f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
     labels = {"generate": "synthetic generator (3 CSVs)", "load": "DuckDB COPY load of payments (with accounting)",
               "pandas_read": "baseline: pandas.read_csv of payments"}
-    lines = [BEGIN, f"Measured {date.today()} on {machine}. Peak = max RSS of the process.", "",
+    lines = [f"Measured {date.today()} on {machine}. Peak = max RSS of the process.", "",
              "| case | payment rows | seconds | rows/s | peak memory |", "|---|---:|---:|---:|---:|"]
     for r in results:
         lines.append(f"| {labels[r['kind']]} | {r['rows']:,} | {r['seconds']:.1f} | "
                      f"{r['rows'] / r['seconds']:,.0f} | {r['peak_mb']:,.0f} MB |")
-    lines.append(END)
-    text = REPORT.read_text() if REPORT.exists() else "# Performance\n\n"
-    if BEGIN in text:
-        text = text.split(BEGIN)[0] + "\n".join(lines) + text.split(END, 1)[1]
-    else:
-        text += "\n## Data generation and loading\n\n" + "\n".join(lines) + "\n"
-    REPORT.write_text(text)
-    print(f"wrote {REPORT}")
+    write_section(BEGIN, END, "Data generation and loading", lines)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from bench.report import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench" / ".cache"
-REPORT = ROOT / "docs" / "PERFORMANCE.md"
 BEGIN, END = "<!-- bench:rfm:begin -->", "<!-- bench:rfm:end -->"
 
 
@@ -86,7 +87,7 @@ def write_report(results: list[dict], pandas_max_rows: int) -> None:
                f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB RAM, "
                f"Python {platform.python_version()}, DuckDB {duckdb.__version__}, "
                f"pandas {pd.__version__}")
-    lines = [BEGIN, f"Measured {date.today()} on {machine}. Seconds are medians of the runs shown; "
+    lines = [f"Measured {date.today()} on {machine}. Seconds are medians of the runs shown; "
              "peak = max RSS of the process.", "",
              "| payment rows | customers | SQL score s | SQL peak MB | pandas compute s | "
              "pandas peak MB | speed-up (score) | memory ratio | load s | pandas read s | "
@@ -105,11 +106,4 @@ def write_report(results: list[dict], pandas_max_rows: int) -> None:
                      f"(pandas skipped above {pandas_max_rows:,} rows)")
         lines.append(f"| {r['rows']:,} | {s['customers']:,} | {s['seconds']:.1f} | "
                      f"{s['peak_mb']:,.0f} | {cells} | {s['runs']} |")
-    lines.append(END)
-    text = REPORT.read_text()
-    if BEGIN in text:
-        text = text.split(BEGIN)[0] + "\n".join(lines) + text.split(END, 1)[1]
-    else:
-        text += "\n## RFM scoring\n\n" + "\n".join(lines) + "\n"
-    REPORT.write_text(text)
-    print(f"wrote {REPORT}")
+    write_section(BEGIN, END, "RFM scoring", lines)

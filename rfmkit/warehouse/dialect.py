@@ -306,7 +306,7 @@ def quote_table(name: str) -> str:
 
 
 def quote_literal(value: str) -> str:
-    """A SQL string literal. Only for places where Redshift forbids bind parameters (COPY/UNLOAD)."""
+    """A SQL string literal: for COPY/UNLOAD (no bind parameters there) and the kit's own constants."""
     return "'" + str(value).replace("\\", "\\\\").replace("'", "''") + "'"
 
 
