@@ -16,6 +16,7 @@ OUTPUT_TO_SETTING = {
     "RedshiftDatabase": "database",
     "RedshiftSecretArn": "secret_arn",
     "RedshiftRoleArn": "copy_role_arn",
+    "SageMakerRoleArn": "sagemaker_role_arn",
 }
 
 

@@ -45,6 +45,8 @@ class AwsSettings:
     user: str | None = None
     # Role Redshift assumes to read/write S3 in COPY and UNLOAD.
     copy_role_arn: str | None = None
+    # Role SageMaker training, models and transform jobs run as (scoped to the bucket).
+    sagemaker_role_arn: str | None = None
     stack_name: str | None = None
 
     @classmethod

@@ -104,3 +104,86 @@ def segment_overview(summary: pd.DataFrame):
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def k_selection(metrics: pd.DataFrame, chosen_k: int | None = None, recommended_k: int | None = None):
+    """Inertia (elbow), silhouette, Calinski-Harabasz and Davies-Bouldin against k.
+
+    metrics: k, inertia, silhouette, calinski_harabasz, davies_bouldin (segmentation.selection).
+    """
+    panels = (("inertia", "Inertia (lower; look for the elbow)"),
+              ("silhouette", "Silhouette (higher is better)"),
+              ("calinski_harabasz", "Calinski-Harabasz (higher is better)"),
+              ("davies_bouldin", "Davies-Bouldin (lower is better)"))
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.4))
+    for ax, (column, title) in zip(axes, panels, strict=True):
+        ax.plot(metrics["k"], metrics[column], marker="o", color="#4C72B0")
+        if recommended_k is not None:
+            ax.axvline(recommended_k, color="#55A868", linestyle="--", label=f"recommended k={recommended_k}")
+        if chosen_k is not None:
+            ax.axvline(chosen_k, color="#C44E52", linestyle=":", label=f"chosen k={chosen_k}")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("k")
+        ax.set_xticks(metrics["k"])
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def cluster_projection(points: np.ndarray, clusters: np.ndarray, centroids: np.ndarray,
+                       labels: list[str], *, sample: int = 20_000, seed: int = 42):
+    """Customers on the first two principal components of the standardised features.
+
+    A seeded sample keeps the scatter readable and fast; centres are marked with their number.
+    """
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(seed)
+    index = rng.choice(len(points), min(sample, len(points)), replace=False)
+    pca = PCA(n_components=2, random_state=seed).fit(points)
+    xy, centres = pca.transform(points[index]), pca.transform(centroids)
+    fig, ax = plt.subplots(figsize=(8.5, 6))
+    colours = plt.get_cmap("tab10")
+    for c, label in enumerate(labels):
+        mask = clusters[index] == c
+        ax.scatter(xy[mask, 0], xy[mask, 1], s=4, alpha=0.35, color=colours(c % 10),
+                   label=f"{c}: {label}")
+        ax.scatter(*centres[c], s=180, marker="X", color=colours(c % 10), edgecolor="black")
+        ax.annotate(str(c), centres[c], xytext=(6, 6), textcoords="offset points", weight="bold")
+    share = pca.explained_variance_ratio_ * 100
+    ax.set_xlabel(f"PC1 ({share[0]:.0f} % of variance)")
+    ax.set_ylabel(f"PC2 ({share[1]:.0f} % of variance)")
+    ax.set_title(f"Clusters on two principal components ({len(index):,} sampled customers)")
+    ax.legend(markerscale=4, fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def snake_plot(z_centroids: np.ndarray, columns: list[str], labels: list[str]):
+    """Each cluster's mean on every standardised feature (0 = the average customer)."""
+    fig, ax = plt.subplots(figsize=(8.5, 4))
+    colours = plt.get_cmap("tab10")
+    for c, label in enumerate(labels):
+        ax.plot(columns, z_centroids[c], marker="o", color=colours(c % 10), label=f"{c}: {label}")
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_ylabel("mean, in standard deviations")
+    ax.set_title("Snake plot: how each cluster differs from the average customer")
+    ax.legend(fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def cluster_sizes(profiles: pd.DataFrame):
+    """Customer share and revenue share per cluster (segmentation.profiles.profile)."""
+    table = profiles.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(table) + 1.3))
+    y = np.arange(len(table))
+    names = [f"{c}: {x}" for c, x in zip(table["cluster"], table["label"], strict=True)]
+    ax.barh(y + 0.2, table["customer_share_%"], height=0.4, color="#4C72B0", label="customers %")
+    ax.barh(y - 0.2, table["revenue_share_%"], height=0.4, color="#DD8452", label="revenue %")
+    ax.set_yticks(y, names)
+    ax.set_xlabel("share (%)")
+    ax.set_title("Cluster sizes and revenue share")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,55 @@
+"""Customer segmentation with k-means on RFM features (notebook 03).
+
+features (transform) → selection (choice of k) → model (local scikit-learn, or
+sagemaker_kmeans on AWS) → profiles (labels, crosstab, stability) → writeback.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rfmkit.config import RunConfig
+from rfmkit.segmentation.features import FeatureTransform, check_columns
+from rfmkit.segmentation.model import KMeansSegmenter, check_k
+from rfmkit.warehouse.base import Warehouse
+from rfmkit.warehouse.dialect import quote_ident
+
+SOURCE_TABLE = "rfm_scores"
+
+
+def load_customers(warehouse: Warehouse, feature_columns: list[str]) -> pd.DataFrame:
+    """customer_id, segment, monetary and the feature columns of every scored customer."""
+    if not warehouse.table_exists(SOURCE_TABLE):
+        raise RuntimeError(f"table {SOURCE_TABLE} not found: run notebook 02_rfm_scoring first")
+    available = list(warehouse.table_columns(SOURCE_TABLE)["name"])
+    columns = list(dict.fromkeys(["customer_id", "segment", "monetary",
+                                  *check_columns(feature_columns, available)]))
+    frame = warehouse.query(f"SELECT {', '.join(quote_ident(c) for c in columns)} "
+                            f"FROM {SOURCE_TABLE} ORDER BY customer_id")
+    if frame.empty:
+        raise RuntimeError(f"{SOURCE_TABLE} has no rows: nothing to segment")
+    return frame
+
+
+def train(standardised: np.ndarray, features: FeatureTransform, cfg: RunConfig, *, k: int,
+          seed: int, n_init: int = 4, instance_type: str = "ml.m5.large", progress=print,
+          boto_session=None) -> tuple[KMeansSegmenter, pd.DataFrame]:
+    """Train on the chosen backend; returns the model and every customer's assignment."""
+    check_k(k, len(standardised))
+    model = KMeansSegmenter(k=k, seed=seed, n_init=n_init, features=features)
+    if cfg.backend == "local":
+        model.fit(standardised)
+        return model, model.predict(standardised)
+    from rfmkit.segmentation.sagemaker_kmeans import SageMakerKMeans, renumber_by_size
+
+    runner = SageMakerKMeans(cfg, k=k, instance_type=instance_type, boto_session=boto_session)
+    predictions, jobs = runner.fit_predict(standardised, progress=progress)
+    assignments, means = renumber_by_size(predictions, standardised)
+    model.centroids_ = means
+    model.k = len(means)
+    model.inertia_ = float((assignments["distance_to_cluster"] ** 2).sum())
+    model.trained_with_ = "sagemaker"
+    model.info_ = {"training_job": jobs.training_job, "model_artifact": jobs.model_artifact,
+                   "transform_job": jobs.transform_job, "centroids": "means of assigned customers"}
+    return model, assignments

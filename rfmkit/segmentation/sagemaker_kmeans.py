@@ -1,0 +1,218 @@
+"""k-means on SageMaker: the built-in KMeans algorithm, trained with sagemaker 3.x ModelTrainer
+and applied to every customer with a Batch Transform job.
+
+Same contract as the local backend: the standardised features go in (the scaler is fitted in the
+notebook, so both backends see identical inputs) and `closest_cluster`, `distance_to_cluster`
+per customer come out, in input order. SageMaker's algorithm takes no seed, so re-runs may
+number or place clusters differently; clusters are renumbered by size like the local ones.
+
+Imports of boto3 and sagemaker are lazy: the local path never needs them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from rfmkit.config import ConfigError, RunConfig
+
+ALGORITHM = "kmeans"
+CHANNEL = "train"
+# "label_size=0": the CSV has no label column (SageMaker's convention for unsupervised data).
+TRAIN_CONTENT_TYPE = "text/csv;label_size=0"
+TRANSFORM_ACCEPT = "application/jsonlines"
+MAX_PAYLOAD_MB = 6  # SageMaker's real-time payload limit, also used per transform request
+
+
+@dataclass
+class SageMakerJobs:
+    """What was created on AWS (for the notebook, MLflow and cleanup)."""
+
+    training_job: str
+    model_artifact: str
+    model_name: str
+    transform_job: str
+    train_uri: str
+    output_uri: str
+
+
+def safe_name(text: str, limit: int = 63) -> str:
+    """A SageMaker resource name: letters, digits and hyphens, starting with a letter or digit."""
+    name = re.sub(r"[^A-Za-z0-9-]+", "-", text).strip("-")
+    return name[:limit].rstrip("-") or "rfmkit"
+
+
+class SageMakerKMeans:
+    """Train SageMaker KMeans on standardised features and batch-transform every customer."""
+
+    def __init__(self, cfg: RunConfig, *, k: int, instance_type: str = "ml.m5.large",
+                 boto_session=None, poll_seconds: int = 30, max_runtime_seconds: int = 3600):
+        aws = cfg.aws
+        missing = [name for name, value in (("region", aws.region), ("bucket", aws.bucket),
+                                            ("sagemaker_role_arn", aws.sagemaker_role_arn))
+                   if not value]
+        if missing:
+            raise ConfigError(f"backend='aws' k-means needs the AWS setting(s) {missing} "
+                              f"(from the CloudFormation stack outputs, notebook 00)")
+        if boto_session is None:
+            import boto3
+
+            boto_session = boto3.Session(region_name=aws.region)
+        self.cfg, self.k, self.instance_type = cfg, int(k), instance_type
+        self.session, self.poll_seconds = boto_session, poll_seconds
+        self.max_runtime_seconds = max_runtime_seconds
+        self.sagemaker = boto_session.client("sagemaker")
+        self.s3 = boto_session.client("s3")
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        self.name = safe_name(f"rfmkit-kmeans-{stamp}")
+        prefix = f"{aws.prefix.strip('/')}/" if aws.prefix else ""
+        self.base_uri = f"s3://{aws.bucket}/{prefix}segmentation/{safe_name(cfg.run_dir.name)}"
+
+    # -- steps -----------------------------------------------------------------------------
+    def upload_features(self, standardised: np.ndarray) -> str:
+        """CSV without header or label, one customer per line (what KMeans reads)."""
+        buffer = io.StringIO()
+        np.savetxt(buffer, np.asarray(standardised, dtype=float), delimiter=",", fmt="%.6f")
+        uri = f"{self.base_uri}/train/features.csv"
+        bucket, key = uri[5:].split("/", 1)
+        self.s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue().encode())
+        return uri
+
+    def train(self, train_uri: str, feature_dim: int, *, wait: bool = True) -> tuple[str, str]:
+        """Run the training job; returns (job name, model.tar.gz URI)."""
+        from sagemaker.core import image_uris
+        from sagemaker.core.helper.session_helper import Session
+        from sagemaker.core.shapes import S3DataSource
+        from sagemaker.core.training.configs import (
+            Compute,
+            InputData,
+            OutputDataConfig,
+            StoppingCondition,
+        )
+        from sagemaker.train import ModelTrainer
+
+        region = self.cfg.aws.region
+        trainer = ModelTrainer(
+            sagemaker_session=Session(boto_session=self.session, sagemaker_client=self.sagemaker,
+                                      default_bucket=self.cfg.aws.bucket),
+            role=self.cfg.aws.sagemaker_role_arn,
+            training_image=image_uris.retrieve(ALGORITHM, region=region),
+            base_job_name="rfmkit-kmeans",
+            compute=Compute(instance_type=self.instance_type, instance_count=1),
+            stopping_condition=StoppingCondition(max_runtime_in_seconds=self.max_runtime_seconds),
+            output_data_config=OutputDataConfig(s3_output_path=f"{self.base_uri}/model"),
+            hyperparameters={"k": self.k, "feature_dim": int(feature_dim),
+                             "init_method": "kmeans++", "mini_batch_size": 5000},
+        )
+        source = S3DataSource(s3_data_type="S3Prefix", s3_uri=train_uri,
+                              s3_data_distribution_type="ShardedByS3Key")
+        trainer.train(input_data_config=[InputData(channel_name=CHANNEL, data_source=source,
+                                                   content_type=TRAIN_CONTENT_TYPE)],
+                      wait=wait, logs=False)
+        job = trainer._latest_training_job  # ModelTrainer keeps the job it started
+        name = job.training_job_name
+        described = self.sagemaker.describe_training_job(TrainingJobName=name)
+        if wait and described["TrainingJobStatus"] != "Completed":
+            raise RuntimeError(f"SageMaker training job {name} ended "
+                               f"{described['TrainingJobStatus']}: "
+                               f"{described.get('FailureReason', 'no reason given')}")
+        return name, described["ModelArtifacts"]["S3ModelArtifacts"]
+
+    def create_model(self, model_artifact: str) -> str:
+        from sagemaker.core import image_uris
+
+        self.sagemaker.create_model(
+            ModelName=self.name,
+            PrimaryContainer={"Image": image_uris.retrieve(ALGORITHM, region=self.cfg.aws.region),
+                              "ModelDataUrl": model_artifact},
+            ExecutionRoleArn=self.cfg.aws.sagemaker_role_arn)
+        return self.name
+
+    def transform(self, model_name: str, input_uri: str) -> str:
+        """Batch Transform of the features file; waits and returns the output prefix."""
+        output_uri = f"{self.base_uri}/transform"
+        self.sagemaker.create_transform_job(
+            TransformJobName=self.name,
+            ModelName=model_name,
+            BatchStrategy="MultiRecord",
+            MaxPayloadInMB=MAX_PAYLOAD_MB,
+            TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                            "S3Uri": input_uri}},
+                            "ContentType": "text/csv", "SplitType": "Line"},
+            TransformOutput={"S3OutputPath": output_uri, "Accept": TRANSFORM_ACCEPT,
+                             "AssembleWith": "Line"},
+            TransformResources={"InstanceType": self.instance_type, "InstanceCount": 1})
+        self.wait_for_transform(self.name)
+        return output_uri
+
+    def wait_for_transform(self, job: str) -> None:
+        while True:
+            described = self.sagemaker.describe_transform_job(TransformJobName=job)
+            status = described["TransformJobStatus"]
+            if status == "Completed":
+                return
+            if status in ("Failed", "Stopped"):
+                raise RuntimeError(f"SageMaker transform job {job} ended {status}: "
+                                   f"{described.get('FailureReason', 'no reason given')}")
+            time.sleep(self.poll_seconds)
+
+    def read_predictions(self, output_uri: str, input_name: str = "features.csv") -> pd.DataFrame:
+        """The transform's output file (`<input>.out`), JSON lines in input order."""
+        bucket, key = f"{output_uri}/{input_name}.out"[5:].split("/", 1)
+        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        return parse_jsonlines(body)
+
+    def delete_model(self, model_name: str) -> None:
+        """The model is only needed by the transform job (notebook 99 removes leftovers)."""
+        self.sagemaker.delete_model(ModelName=model_name)
+
+    # -- the whole path ----------------------------------------------------------------------
+    def fit_predict(self, standardised: np.ndarray, progress=print) -> tuple[pd.DataFrame,
+                                                                            SageMakerJobs]:
+        train_uri = self.upload_features(standardised)
+        progress(f"uploaded {len(standardised):,} rows to {train_uri}; training (several minutes)")
+        job, artifact = self.train(train_uri, standardised.shape[1])
+        progress(f"training job {job} done: {artifact}; batch transform of every customer")
+        model = self.create_model(artifact)
+        try:
+            output_uri = self.transform(model, train_uri)
+            predictions = self.read_predictions(output_uri)
+        finally:
+            self.delete_model(model)
+        if len(predictions) != len(standardised):
+            raise RuntimeError(f"transform returned {len(predictions):,} predictions for "
+                               f"{len(standardised):,} customers")
+        return predictions, SageMakerJobs(job, artifact, model, self.name, train_uri, output_uri)
+
+
+def parse_jsonlines(body: str) -> pd.DataFrame:
+    """KMeans' JSON lines response: {"closest_cluster": 1.0, "distance_to_cluster": 3.0}."""
+    records = [json.loads(line) for line in body.splitlines() if line.strip()]
+    frame = pd.DataFrame(records, columns=["closest_cluster", "distance_to_cluster"])
+    frame["closest_cluster"] = frame["closest_cluster"].astype(int)
+    frame["distance_to_cluster"] = frame["distance_to_cluster"].astype(float)
+    return frame
+
+
+def renumber_by_size(predictions: pd.DataFrame, standardised: np.ndarray
+                     ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Clusters numbered by size (0 = largest), and each cluster's mean standardised features.
+
+    SageMaker keeps its centroids inside its own model format; the means of the customers
+    assigned to each cluster are what the profiles and the local model file use instead.
+    """
+    clusters = predictions["closest_cluster"].to_numpy()
+    ids, sizes = np.unique(clusters, return_counts=True)
+    order = ids[np.lexsort((ids, -sizes))]
+    mapping = {old: new for new, old in enumerate(order)}
+    renumbered = predictions.copy()
+    renumbered["closest_cluster"] = pd.Series(clusters).map(mapping).to_numpy()
+    means = np.vstack([standardised[clusters == old].mean(axis=0) for old in order])
+    return renumbered, means

@@ -1,0 +1,213 @@
+"""k-means segmentation: features, choice of k, the model artifact, profiles, write-back."""
+
+import tarfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rfmkit.config import RunConfig
+from rfmkit.segmentation import load_customers, profiles, selection, train
+from rfmkit.segmentation import model as km
+from rfmkit.segmentation.features import FeatureError, FeatureTransform, check_columns
+from rfmkit.segmentation.writeback import customer_segments, write_customer_segments
+
+CENTRES = np.array([[0, 0, 0], [8, 0, 0], [0, 8, 0], [0, 0, 8]], dtype=float)
+
+
+def blobs(n_per: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Four well-separated spherical clusters with known membership."""
+    rng = np.random.default_rng(seed)
+    truth = np.repeat(np.arange(len(CENTRES)), n_per)
+    return CENTRES[truth] + rng.normal(0, 0.7, (len(truth), 3)), truth
+
+
+def rfm_like(n: int = 2000, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "customer_id": [f"c{i:05d}" for i in range(n)],
+        "segment": rng.choice(["Champions", "Lost", "New"], n),
+        "recency_days": rng.integers(1, 700, n),
+        "frequency": np.where(rng.random(n) < 0.9, 1, rng.integers(2, 9, n)),
+        "monetary": np.round(rng.lognormal(4.5, 1.0, n), 2),
+    })
+
+
+def test_k_selection_recovers_known_clusters():
+    points, _ = blobs()
+    metrics = selection.evaluate_k(points, range(2, 9), seed=3)
+    assert list(metrics["k"]) == list(range(2, 9))
+    assert metrics["inertia"].is_monotonic_decreasing
+    best, choices = selection.recommend_k(metrics)
+    assert best == 4
+    assert set(choices["best k"]) == {4}  # every criterion, the elbow included, finds the four
+
+
+def test_fit_is_deterministic_and_recovers_membership():
+    from sklearn.metrics import adjusted_rand_score
+
+    points, truth = blobs()
+    first = km.KMeansSegmenter(k=4, seed=7).fit(points)
+    second = km.KMeansSegmenter(k=4, seed=7).fit(points)
+    np.testing.assert_array_equal(first.centroids_, second.centroids_)
+    a, b = first.predict(points), second.predict(points)
+    pd.testing.assert_frame_equal(a, b)
+    assert adjusted_rand_score(truth, a["closest_cluster"]) == 1.0
+    sizes = np.bincount(a["closest_cluster"])
+    assert list(sizes) == sorted(sizes, reverse=True)  # 0 = largest
+    # distance is the Euclidean distance to the assigned centre
+    centre = first.centroids_[a["closest_cluster"]]
+    np.testing.assert_allclose(a["distance_to_cluster"], np.linalg.norm(points - centre, axis=1))
+
+
+def test_artifact_reloads_and_predicts_the_same_clusters(tmp_path):
+    data = rfm_like()
+    features = FeatureTransform(["recency_days", "frequency", "monetary"])
+    z = features.fit_transform(data)
+    model = km.KMeansSegmenter(k=5, seed=42, features=features).fit(z)
+    path = model.save(tmp_path / "a")
+    with tarfile.open(path) as archive:
+        assert archive.getnames() == ["model.json"]
+    for source in (path, _extracted(path, tmp_path / "extracted")):  # tarball or model_fn's folder
+        loaded = km.load(source)
+        pd.testing.assert_frame_equal(loaded.predict_frame(data), model.predict(z))
+    assert model.save(tmp_path / "b").read_bytes() == path.read_bytes()  # byte-identical re-save
+
+
+def _extracted(path, folder):
+    folder.mkdir()
+    with tarfile.open(path) as archive:
+        archive.extractall(folder, filter="data")
+    return folder
+
+
+def test_load_rejects_a_foreign_model_file(tmp_path):
+    (tmp_path / "model.json").write_text('{"format": "something-else"}')
+    with pytest.raises(ValueError, match="not an rfmkit k-means model"):
+        km.load(tmp_path)
+
+
+def test_auto_log_transform_picks_skewed_columns_and_inverts():
+    data = rfm_like()
+    features = FeatureTransform(["recency_days", "frequency", "monetary"]).fit(data)
+    assert features.log_columns_ == ["frequency", "monetary"]
+    z = features.transform(data)
+    np.testing.assert_allclose(z.mean(axis=0), 0, atol=1e-9)
+    np.testing.assert_allclose(z.std(axis=0), 1, atol=1e-9)
+    back = features.inverse_transform(z)
+    np.testing.assert_allclose(back, data[features.columns].to_numpy(dtype=float), rtol=1e-9)
+    explicit = FeatureTransform(["recency_days", "monetary"], log_transform="monetary").fit(data)
+    assert explicit.log_columns_ == ["monetary"]
+    assert FeatureTransform(["monetary"], log_transform="none").fit(data).log_columns_ == []
+
+
+def test_feature_errors_name_the_column_and_parameter():
+    data = rfm_like(50)
+    with pytest.raises(FeatureError, match=r"feature_columns: column\(s\) \['spend'\] not in rfm_scores"):
+        check_columns(["recency_days", "spend"], data.columns)
+    with pytest.raises(FeatureError, match="feature_columns is empty"):
+        check_columns("", data.columns)
+    broken = data.assign(monetary=data["monetary"].astype(object))
+    broken.loc[7, "monetary"] = "n/a"
+    with pytest.raises(FeatureError, match="'monetary' has 1 missing or non-numeric value.*row 7"):
+        FeatureTransform(["monetary"]).fit(broken)
+    with pytest.raises(FeatureError, match=r"log_transform: \['recency_days'\] have negative values"):
+        FeatureTransform(["recency_days"], log_transform=["recency_days"]).fit(
+            data.assign(recency_days=data["recency_days"] - 100))
+    with pytest.raises(FeatureError, match="log_transform"):
+        FeatureTransform(["recency_days"], log_transform=["monetary"]).fit(data)
+    constant = FeatureTransform(["frequency"]).fit(data.assign(frequency=1))
+    assert "one value for every customer" in constant.notes_[0]
+
+
+def test_bad_k_is_a_clear_error():
+    with pytest.raises(ValueError, match="parameter k=1"):
+        km.check_k(1, 100)
+    with pytest.raises(ValueError, match="more clusters than the 3 customers"):
+        km.check_k(5, 3)
+
+
+def test_labels_describe_the_centroid_and_stay_unique():
+    columns = ["recency_days", "frequency", "monetary"]
+    assert profiles.cluster_label([-1.2, 0.1, 0.9], columns) == "recent high-spending customers"
+    assert profiles.cluster_label([0.8, 3.0, 1.5], columns) == "lapsed repeat high-spending customers"
+    assert profiles.cluster_label([0.1, -0.2, 0.3], columns) == "typical customers"
+    assert profiles.cluster_label([0.0, 0.0, 2.0], ["a", "b", "c"]) == "high-c customers"
+    labels = profiles.cluster_labels(np.array([[0.1, 0, 0], [0, 0.2, 0], [-1, 0, 0]]), columns)
+    assert labels == ["typical customers (0)", "typical customers (1)", "recent customers"]
+
+
+def test_profile_accounts_for_every_customer_and_all_revenue():
+    data = rfm_like()
+    features = FeatureTransform(["recency_days", "frequency", "monetary"])
+    z = features.fit_transform(data)
+    model = km.KMeansSegmenter(k=4, seed=1, features=features).fit(z)
+    assignments = model.predict(z)
+    labels = profiles.cluster_labels(model.centroids_, features.columns)
+    table = profiles.profile(data, assignments, labels)
+    assert table["customers"].sum() == len(data)
+    assert table["revenue"].sum() == pytest.approx(data["monetary"].sum())
+    assert table["revenue_share_%"].sum() == pytest.approx(100)
+    assert list(table["label"]) == labels
+    cross = profiles.crosstab_segments(data["segment"], assignments["closest_cluster"], labels)
+    np.testing.assert_allclose(cross.sum(axis=1), 100)
+
+
+def test_stability_is_one_for_clear_clusters():
+    points, _ = blobs()
+    result = profiles.stability(points, 4, [1, 2, 3])
+    assert list(result["seed"]) == [1, 2, 3]
+    assert result["adjusted_rand_vs_first"].min() == pytest.approx(1.0)
+
+
+def test_train_locally_and_write_back(tmp_path):
+    """rfm_scores in a warehouse → customer_segments table and export; re-running is idempotent."""
+    from rfmkit.warehouse.duckdb import DuckDBWarehouse
+
+    data = rfm_like(500)
+    wh = DuckDBWarehouse(":memory:")
+    wh.run_file("000_load_audit.sql")
+    wh.execute("CREATE TABLE rfm_scores (customer_id VARCHAR(256), segment VARCHAR(64), "
+               "recency_days INTEGER, frequency INTEGER, monetary DECIMAL(18,2))")
+    wh.con.register("data_frame", data)
+    wh.execute_native("INSERT INTO rfm_scores SELECT customer_id, segment, recency_days, frequency, "
+                      "monetary FROM data_frame")
+    cfg = RunConfig(run_dir=tmp_path / "run")
+    customers = load_customers(wh, ["recency_days", "frequency", "monetary"])
+    assert list(customers["customer_id"]) == sorted(data["customer_id"])
+    features = FeatureTransform(["recency_days", "frequency", "monetary"])
+    z = features.fit_transform(customers)
+    model, assignments = train(z, features, cfg, k=3, seed=5)
+    labels = profiles.cluster_labels(model.centroids_, features.columns)
+    rows = customer_segments(customers["customer_id"], assignments, labels)
+    for _ in range(2):
+        report, exported = write_customer_segments(wh, cfg, rows)
+        assert report.rows_loaded == len(data) and report.rows_rejected == 0
+    assert wh.row_count("customer_segments") == len(data)
+    table = wh.query("SELECT * FROM customer_segments ORDER BY customer_id")
+    assert list(table.columns) == ["customer_id", "cluster", "distance_to_cluster", "cluster_label"]
+    assert set(table["cluster"]) == {0, 1, 2}
+    assert table.groupby("cluster")["cluster_label"].nunique().eq(1).all()
+    exported_rows = pd.read_csv(exported[0])
+    assert len(exported_rows) == len(data) and exported[0].name == "customer_segments_000.csv"
+    with pytest.raises(RuntimeError, match="run notebook 02_rfm_scoring first"):
+        load_customers(DuckDBWarehouse(":memory:"), ["monetary"])
+    wh.close()
+
+
+def test_mlflow_runs_accumulate_in_the_workspace_store(tmp_path):
+    import mlflow
+
+    from rfmkit import tracking
+
+    for n in range(2):
+        cfg = RunConfig(run_dir=tmp_path / "runs" / f"run{n}")
+        uri = tracking.use_experiment(cfg, "rfmkit-test")
+        with mlflow.start_run():
+            mlflow.log_param("k", 5)
+            mlflow.log_metric("silhouette", 0.3 + n)
+    assert uri == f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}"
+    runs = mlflow.search_runs(experiment_names=["rfmkit-test"])
+    assert len(runs) == 2 and sorted(runs["metrics.silhouette"]) == [0.3, 1.3]
+    experiment = mlflow.get_experiment_by_name("rfmkit-test")
+    assert experiment.artifact_location.startswith((tmp_path / "runs" / "mlartifacts").as_uri())
