@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -187,3 +189,24 @@ def cluster_sizes(profiles: pd.DataFrame):
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def feature_distributions(standardised: np.ndarray, columns: list[str], log_columns: list[str]):
+    """Histograms of the clustering features after log1p and standardisation."""
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 3.2), squeeze=False)
+    for j, (ax, name) in enumerate(zip(axes[0], columns, strict=True)):
+        ax.hist(standardised[:, j], bins=50, color="#4C72B0")
+        ax.set_title(f"{'log1p, ' if name in log_columns else ''}standardised {name}", fontsize=10)
+        ax.set_xlabel("standard deviations from the mean")
+    axes[0][0].set_ylabel("customers")
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, folder: str | Path, name: str) -> Path:
+    """Save a figure as PNG into the run folder (figures/) for reports and the dashboard."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path

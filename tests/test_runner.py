@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from rfmkit import cli, runner
@@ -59,6 +60,16 @@ def test_run_all_notebooks_with_smoke_parameters(tmp_path):
     printed = "".join(o.get("text", "") for c in rfm_book.cells if c.cell_type == "code"
                       for o in c.outputs)
     assert f"rfm_scores: {scored:,} customers scored at snapshot 2018-" in printed
+    # notebook 03: every scored customer has a cluster; export, model, profiles, figures, MLflow run
+    assert summary["tables"]["customer_segments"] == scored
+    assert sum(1 for _ in (run_dir / "exports" / "customer_segments_000.csv").open()) == scored + 1
+    from rfmkit.segmentation import model as kmeans_model
+
+    assert kmeans_model.load(run_dir / "models" / "kmeans" / "model.tar.gz").k == 5
+    assert len(pd.read_csv(run_dir / "segmentation" / "cluster_profiles.csv")) == 5
+    assert {p.name for p in (run_dir / "figures").glob("03_*.png")} == {
+        "03_features.png", "03_k_selection.png", "03_cluster_sizes.png", "03_snake_plot.png", "03_projection.png"}
+    assert (tmp_path / "mlflow.db").exists()  # the workspace store beside the run folder
 
 
 @pytest.mark.notebooks

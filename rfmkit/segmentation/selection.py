@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-SILHOUETTE_SAMPLE = 10_000
+SILHOUETTE_SAMPLE = 5_000
 FIT_SAMPLE = 100_000
 
 
