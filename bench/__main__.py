@@ -1,7 +1,8 @@
 """Run the benchmarks and write docs/PERFORMANCE.md's generated sections.
 
-Usage: python -m bench [--suite all|generate|rfm] [--payment-rows 10000000]
-                       [--rfm-rows 1000000,10000000,100000000] [--repeat 3]
+Usage: python -m bench [--suite all|generate|rfm|kmeans] [--payment-rows 10000000]
+                       [--rfm-rows 1000000,10000000,100000000]
+                       [--kmeans-customers 100000,1000000,10000000] [--repeat 3]
 Each case runs in a fresh Python process that reports its wall time and peak RSS (ru_maxrss).
 Generated RFM inputs are cached in bench/.cache (git-ignored) so re-runs skip the generator.
 """
@@ -52,10 +53,12 @@ def measure(kind: str, rows: int, folder: str) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--suite", choices=("all", "generate", "rfm"), default="all")
+    parser.add_argument("--suite", choices=("all", "generate", "rfm", "kmeans"), default="all")
     parser.add_argument("--payment-rows", type=int, default=10_000_000)
     parser.add_argument("--rfm-rows", default="1000000,10000000,100000000",
                         help="comma-separated payment-row counts for the RFM benchmark")
+    parser.add_argument("--kmeans-customers", default="100000,1000000,10000000",
+                        help="comma-separated customer counts for the k-means benchmark")
     parser.add_argument("--repeat", type=int, default=3, help="runs per case (median reported)")
     parser.add_argument("--pandas-max-rows", type=int, default=30_000_000,
                         help="skip the pandas baseline above this size (it would exceed memory)")
@@ -67,6 +70,10 @@ def main() -> int:
 
         sizes = [int(x) for x in args.rfm_rows.split(",") if x]
         rfm_bench.run(sizes, repeat=args.repeat, pandas_max_rows=args.pandas_max_rows)
+    if args.suite in ("all", "kmeans"):
+        from bench import kmeans_bench
+
+        kmeans_bench.run([int(x) for x in args.kmeans_customers.split(",") if x], repeat=args.repeat)
     return 0
 
 

@@ -17,3 +17,15 @@ def write_section(begin: str, end: str, heading: str, lines: list[str]) -> None:
         text += f"\n## {heading}\n\n{block}\n"
     REPORT.write_text(text)
     print(f"wrote {REPORT}")
+
+
+def machine(*libraries: str) -> str:
+    """This machine and the versions that matter for a benchmark, for the report's first line."""
+    import importlib.metadata as md
+    import os
+    import platform
+
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    versions = ", ".join(f"{name} {md.version(name)}" for name in libraries)
+    return (f"{platform.machine()}, {os.cpu_count()} cores, {memory:.0f} GB RAM, "
+            f"Python {platform.python_version()}" + (f", {versions}" if versions else ""))

@@ -161,3 +161,24 @@ def test_missing_settings_name_what_to_set(tmp_path):
 def test_names_are_valid_sagemaker_names():
     assert smk.safe_name("rfmkit kmeans_2026.11") == "rfmkit-kmeans-2026-11"
     assert len(smk.safe_name("x" * 100)) == 63
+
+
+def test_aws_backend_gives_the_local_contract(aws, monkeypatch):
+    """segmentation.train on aws: SageMaker's assignments renumbered by size, centres from them."""
+    import pandas as pd
+
+    from rfmkit import segmentation
+    from rfmkit.segmentation.features import FeatureTransform
+
+    cfg, _, session = aws
+    frame = pd.DataFrame({"recency_days": [1, 2, 300, 310, 305], "monetary": [10.0, 12, 50, 55, 60]})
+    features = FeatureTransform(["recency_days", "monetary"], log_transform="none")
+    z = features.fit_transform(frame)
+    canned = pd.DataFrame({"closest_cluster": [3, 3, 1, 1, 1], "distance_to_cluster": [0.1, 0.2, 0.3, 0.1, 0.2]})
+    jobs = smk.SageMakerJobs("job", "s3://bucket/model.tar.gz", "model", "transform", "s3://t", "s3://o")
+    monkeypatch.setattr(smk.SageMakerKMeans, "fit_predict", lambda self, points, progress=print: (canned, jobs))
+    model, assignments = segmentation.train(z, features, cfg, k=2, seed=1, boto_session=session)
+    assert list(assignments["closest_cluster"]) == [1, 1, 0, 0, 0]
+    assert model.trained_with_ == "sagemaker" and model.info_["training_job"] == "job"
+    np.testing.assert_allclose(model.centroids_in_units().to_numpy(), [[305, 55], [1.5, 11]])
+    pd.testing.assert_frame_equal(model.predict_frame(frame)[["closest_cluster"]], assignments[["closest_cluster"]])
