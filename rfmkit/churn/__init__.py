@@ -1,0 +1,1 @@
+"""Churn modelling (notebook 04): datasets → leakage guard → training → evaluation → registry."""

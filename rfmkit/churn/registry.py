@@ -1,0 +1,174 @@
+"""Model registry with an explicit approval step (local: MLflow; AWS: SageMaker Model Registry).
+
+Every trained model becomes a new version. The quality gate (ROC-AUC >= min_auc) decides whether a
+version is a *candidate*; only a person promotes a candidate to *production* (`approve`), and the
+production version it replaces is kept as *previous-production* so that `rollback` can restore it.
+
+MLflow: versions of one registered model, with aliases `candidate`, `production` and
+`previous-production` and a `quality_gate` tag. SageMaker: packages in a model package group,
+registered `PendingManualApproval`; approval sets `Approved`, and the endpoint serves the newest
+approved package, so rollback rejects the current one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+CANDIDATE, PRODUCTION, PREVIOUS = "candidate", "production", "previous-production"
+
+
+class RegistryError(RuntimeError):
+    """An approval or rollback that the registry's state does not allow; the message says why."""
+
+
+@dataclass
+class Registered:
+    name: str
+    version: str
+    roc_auc: float
+    passed_gate: bool
+
+    def __str__(self) -> str:
+        state = "candidate (passed the gate)" if self.passed_gate else "below the gate, not a candidate"
+        return f"{self.name} version {self.version}: ROC-AUC {self.roc_auc:.3f}, {state}"
+
+
+class MlflowRegistry:
+    """The workspace's MLflow model registry (tracking.use_experiment sets the store)."""
+
+    def __init__(self, name: str, client=None):
+        from mlflow import MlflowClient
+
+        self.name, self.client = name, client or MlflowClient()
+
+    def register(self, model_uri: str, roc_auc: float, min_auc: float) -> Registered:
+        """A new version from a logged model's URI; gate it; tag it with its metric and gate."""
+        import mlflow
+
+        version = mlflow.register_model(model_uri, self.name).version
+        passed = roc_auc >= min_auc
+        for key, value in (("roc_auc", f"{roc_auc:.6f}"), ("min_auc", str(min_auc)),
+                           ("quality_gate", "passed" if passed else "failed")):
+            self.client.set_model_version_tag(self.name, version, key, value)
+        if passed:
+            self.client.set_registered_model_alias(self.name, CANDIDATE, version)
+        return Registered(self.name, str(version), roc_auc, passed)
+
+    def alias(self, alias: str) -> str | None:
+        try:
+            return str(self.client.get_model_version_by_alias(self.name, alias).version)
+        except Exception:  # noqa: BLE001 - MLflow raises a generic exception for a missing alias
+            return None
+
+    def approve(self, version: str | int) -> str:
+        """Promote a version that passed the gate to production; keep the old one for rollback."""
+        version = str(version)
+        tags = self.client.get_model_version(self.name, version).tags
+        if tags.get("quality_gate") != "passed":
+            raise RegistryError(f"{self.name} version {version} did not pass the quality gate "
+                                f"(ROC-AUC {tags.get('roc_auc')} < {tags.get('min_auc')}): "
+                                f"it cannot be approved")
+        current = self.alias(PRODUCTION)
+        if current == version:
+            return version
+        if current is not None:
+            self.client.set_registered_model_alias(self.name, PREVIOUS, current)
+        self.client.set_registered_model_alias(self.name, PRODUCTION, version)
+        self.client.set_model_version_tag(self.name, version, "approved", "true")
+        return version
+
+    def rollback(self) -> str:
+        """Production goes back to the previous production version."""
+        previous, current = self.alias(PREVIOUS), self.alias(PRODUCTION)
+        if previous is None:
+            raise RegistryError(f"{self.name}: no previous production version to roll back to")
+        self.client.set_registered_model_alias(self.name, PRODUCTION, previous)
+        self.client.delete_registered_model_alias(self.name, PREVIOUS)
+        if current is not None:
+            self.client.set_model_version_tag(self.name, current, "rolled_back", "true")
+        return previous
+
+    def versions(self) -> pd.DataFrame:
+        """Every version with its metric, gate and aliases, newest first."""
+        rows = []
+        for found in self.client.search_model_versions(f"name = '{self.name}'"):
+            v = self.client.get_model_version(self.name, found.version)  # search omits aliases
+            rows.append({"version": int(v.version), "roc_auc": float(v.tags.get("roc_auc", "nan")),
+                         "quality_gate": v.tags.get("quality_gate", ""),
+                         "aliases": ", ".join(sorted(v.aliases)), "run_id": v.run_id})
+        return pd.DataFrame(rows).sort_values("version", ascending=False).reset_index(drop=True)
+
+
+class SageMakerRegistry:
+    """A SageMaker model package group; boto3 calls (sagemaker-core's ModelPackage.create is
+    broken in 3.27)."""
+
+    def __init__(self, group: str, client):
+        self.group, self.client = group, client
+
+    def ensure_group(self) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.describe_model_package_group(ModelPackageGroupName=self.group)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ValidationException":
+                raise
+            self.client.create_model_package_group(
+                ModelPackageGroupName=self.group,
+                ModelPackageGroupDescription="rfmkit churn models (notebook 04)")
+
+    def register(self, *, image: str, model_data_url: str, evaluation_uri: str, roc_auc: float,
+                 min_auc: float) -> Registered:
+        """A new package, PendingManualApproval, with its evaluation as model-quality metrics."""
+        self.ensure_group()
+        passed = roc_auc >= min_auc
+        arn = self.client.create_model_package(
+            ModelPackageGroupName=self.group,
+            ModelPackageDescription=f"ROC-AUC {roc_auc:.4f}; quality gate "
+                                    f"{'passed' if passed else 'failed'} (min {min_auc})",
+            InferenceSpecification={
+                "Containers": [{"Image": image, "ModelDataUrl": model_data_url}],
+                "SupportedContentTypes": ["text/csv", "application/json", "application/jsonlines"],
+                "SupportedResponseMIMETypes": ["text/csv", "application/json"],
+                "SupportedRealtimeInferenceInstanceTypes": ["ml.m5.large"],
+                "SupportedTransformInstanceTypes": ["ml.m5.large"]},
+            ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json",
+                                                          "S3Uri": evaluation_uri}}},
+            ModelApprovalStatus="PendingManualApproval",
+            CustomerMetadataProperties={"roc_auc": f"{roc_auc:.6f}", "min_auc": str(min_auc),
+                                        "quality_gate": "passed" if passed else "failed"},
+        )["ModelPackageArn"]
+        return Registered(self.group, arn, roc_auc, passed)
+
+    def approve(self, package_arn: str) -> str:
+        described = self.client.describe_model_package(ModelPackageName=package_arn)
+        gate = described.get("CustomerMetadataProperties", {}).get("quality_gate")
+        if gate != "passed":
+            raise RegistryError(f"{package_arn} did not pass the quality gate: it cannot be approved")
+        self.client.update_model_package(ModelPackageArn=package_arn,
+                                         ModelApprovalStatus="Approved",
+                                         ApprovalDescription="approved in notebook 04")
+        return package_arn
+
+    def approved(self, limit: int = 2) -> list[str]:
+        """The newest approved packages, newest first; the first is what the endpoint serves."""
+        packages = self.client.list_model_packages(
+            ModelPackageGroupName=self.group, ModelApprovalStatus="Approved",
+            SortBy="CreationTime", SortOrder="Descending", MaxResults=limit)["ModelPackageSummaryList"]
+        return [p["ModelPackageArn"] for p in packages]
+
+    def production(self) -> str | None:
+        approved = self.approved(1)
+        return approved[0] if approved else None
+
+    def rollback(self) -> str:
+        """Reject the current production package; the previous approved one takes over."""
+        approved = self.approved(2)
+        if len(approved) < 2:
+            raise RegistryError(f"{self.group}: no previous approved package to roll back to")
+        self.client.update_model_package(ModelPackageArn=approved[0], ModelApprovalStatus="Rejected",
+                                         ApprovalDescription="rolled back in notebook 04")
+        return approved[1]
