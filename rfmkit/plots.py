@@ -210,3 +210,70 @@ def save_figure(fig, folder: str | Path, name: str) -> Path:
     path = folder / f"{name}.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
+
+
+def churn_evaluation(evaluation, importance: pd.DataFrame, top: int = 12):
+    """Held-out evaluation at a glance: ROC, precision-recall, calibration, cumulative gain,
+    the confusion matrix at the cost-optimal threshold, and permutation importance.
+
+    evaluation: churn.evaluation.Evaluation; importance: column, auc_drop_mean, auc_drop_std.
+    """
+    c = evaluation.curves
+    fig, axes = plt.subplots(2, 3, figsize=(16, 9))
+    ax = axes[0, 0]
+    ax.plot(c["fpr"], c["tpr"], color="#4C72B0", label=f"model (AUC {evaluation.roc_auc:.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="chance")
+    ax.set(title="ROC curve (from probabilities)", xlabel="false positive rate", ylabel="true positive rate")
+    ax.legend(loc="lower right")
+    ax = axes[0, 1]
+    ax.plot(c["recall"], c["precision"], color="#55A868", label=f"model (PR-AUC {evaluation.pr_auc:.3f})")
+    ax.axhline(evaluation.base_rate, color="grey", linestyle="--", label=f"base rate {evaluation.base_rate:.2f}")
+    ax.set(title="Precision-recall curve", xlabel="recall (churners caught)", ylabel="precision")
+    ax.legend(loc="lower left")
+    ax = axes[0, 2]
+    ax.plot(c["calibration_predicted"], c["calibration_true"], marker="o", color="#C44E52", label="model")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
+    ax.set(title="Calibration (deciles of predicted risk)", xlabel="predicted churn probability",
+           ylabel="observed churn rate")
+    ax.legend(loc="upper left")
+    ax = axes[1, 0]
+    gain = c["gain"]
+    ax.plot([0, *gain["customers_contacted_%"]], [0, *gain["churners_captured_%"]], marker="o",
+            color="#8172B2", label="model")
+    ax.plot([0, 100], [0, 100], color="grey", linestyle="--", label="random order")
+    ax.set(title="Cumulative gain: contact the riskiest first", xlabel="customers contacted (%)",
+           ylabel="churners reached (%)")
+    for _, row in gain.iloc[[0, 1, 2]].iterrows():
+        ax.annotate(f"lift {row['lift']:.1f}", (row["customers_contacted_%"], row["churners_captured_%"]),
+                    xytext=(6, -12), textcoords="offset points", fontsize=8)
+    ax.legend(loc="lower right")
+    ax = axes[1, 1]
+    matrix = evaluation.confusion.to_numpy()
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, f"{value:,}", ha="center", va="center",
+                color="white" if value > matrix.max() / 2 else "black", fontsize=12)
+    ax.set_xticks([0, 1], evaluation.confusion.columns)
+    ax.set_yticks([0, 1], evaluation.confusion.index)
+    ax.set_title(f"Confusion matrix at the cost-optimal threshold {evaluation.threshold:.3f}")
+    ax = axes[1, 2]
+    shown = importance.head(top).iloc[::-1]
+    ax.barh(shown["column"], shown["auc_drop_mean"], xerr=shown["auc_drop_std"], color="#DD8452")
+    ax.set(title="Permutation importance (ROC-AUC lost when shuffled)", xlabel="AUC drop")
+    fig.tight_layout()
+    return fig
+
+
+def churn_by_segment(table: pd.DataFrame):
+    """Mean churn probability and revenue at risk per named segment.
+
+    table: segment, customers, mean_churn_probability, revenue_at_risk (sorted as wanted).
+    """
+    shown = table.iloc[::-1]
+    fig, axes = plt.subplots(1, 2, figsize=(14, 0.45 * len(shown) + 1.5), sharey=True)
+    axes[0].barh(shown["segment"], shown["mean_churn_probability"], color="#C44E52")
+    axes[0].set(title="Mean predicted churn probability", xlabel="probability", xlim=(0, 1))
+    axes[1].barh(shown["segment"], shown["revenue_at_risk"], color="#DD8452")
+    axes[1].set(title="Revenue at risk (spend × churn probability)", xlabel="revenue")
+    fig.tight_layout()
+    return fig

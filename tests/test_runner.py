@@ -70,6 +70,19 @@ def test_run_all_notebooks_with_smoke_parameters(tmp_path):
     assert {p.name for p in (run_dir / "figures").glob("03_*.png")} == {
         "03_features.png", "03_k_selection.png", "03_cluster_sizes.png", "03_snake_plot.png", "03_projection.png"}
     assert (tmp_path / "mlflow.db").exists()  # the workspace store beside the run folder
+    # notebook 04: both data sets trained, evaluated (SageMaker layout) and registered
+    for name in ("contact_center", "transactions"):
+        folder = run_dir / "models" / f"churn-{name}"
+        assert (folder / "model.tar.gz").exists()
+        metrics = json.loads((folder / "evaluation.json").read_text())["binary_classification_metrics"]
+        assert 0 <= metrics["auc"]["value"] <= 1 and set(metrics["confusion_matrix"]) == {"0", "1"}
+        assert (run_dir / "figures" / f"04_evaluation_{name}.png").exists()
+    assert summary["tables"]["churn_features"] > 0
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    production = mlflow.MlflowClient().get_model_version_by_alias("rfmkit-churn-contact_center", "production")
+    assert production.version == "1"
 
 
 @pytest.mark.notebooks

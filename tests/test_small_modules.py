@@ -62,3 +62,14 @@ def test_duckdb_memory_limit_is_capped_and_a_bad_value_names_the_parameter(monke
         assert wh.query("SELECT current_setting('memory_limit') AS m")["m"].iloc[0] == "953.6 MiB"
     with pytest.raises(ValueError, match="memory_limit='lots'"):
         DuckDBWarehouse(memory_limit="lots")
+
+
+def test_out_of_memory_says_which_statement_and_how_to_raise_the_limit():
+    from rfmkit.warehouse.duckdb import DuckDBWarehouse, WarehouseMemoryError
+
+    with DuckDBWarehouse(memory_limit="20MB") as wh:
+        wh.execute_native("SET threads = 1")
+        with pytest.raises(WarehouseMemoryError, match=r"memory limit \(20MB\) for: CREATE TABLE big .*"
+                                                       r"RFMKIT_DUCKDB_MEMORY"):
+            wh.execute("CREATE TABLE big AS SELECT i, CAST(i AS VARCHAR) || 'padding-padding' AS s "
+                       "FROM generate_series(1, 3000000) AS t(i) ORDER BY s DESC")

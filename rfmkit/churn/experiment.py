@@ -93,10 +93,12 @@ def log_and_register(outcome: Outcome, cfg: RunConfig, *, min_auc: float, seed: 
         mlflow.log_artifact(str(outcome.artifact_path), "sagemaker")
         for figure in figures:
             mlflow.log_artifact(str(figure), "figures")
-        logged = mlflow.sklearn.log_model(best.pipeline, name="model",
-                                 input_example=outcome.parts.x_test.head(3),
-                                 pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
-                                 skops_trusted_types=SKOPS_TRUSTED_TYPES)
+        example = outcome.parts.x_test.head(3)
+        signature = mlflow.models.infer_signature(example, best.pipeline.predict_proba(example))
+        logged = mlflow.sklearn.log_model(best.pipeline, name="model", signature=signature,
+                                          pyfunc_predict_fn="predict_proba",
+                                          pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+                                          skops_trusted_types=SKOPS_TRUSTED_TYPES)
     outcome.run_id = run.info.run_id
     outcome.registered = MlflowRegistry(model_name(data)).register(
         logged.model_uri, result.roc_auc, min_auc)

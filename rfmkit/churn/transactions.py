@@ -66,16 +66,7 @@ def choose_window(warehouse: Warehouse, cutoff_date: str | date | None, horizon_
 
 def transaction_dataset(warehouse: Warehouse, window: Window) -> ChurnData:
     """Build churn_features (and the Olist payment mix) and return them as ChurnData."""
-    params = {"cutoff_date": window.cutoff.isoformat(),
-              "horizon_end_date": window.horizon_end.isoformat()}
-    warehouse.run_file(FEATURES_SQL, params)
-    query = "SELECT f.* FROM churn_features AS f"
-    if warehouse.table_exists("olist_order_payments"):
-        warehouse.run_file(PAYMENT_MIX_SQL, {"cutoff_date": params["cutoff_date"]})
-        query = ("SELECT f.*, m.share_credit_card, m.share_boleto, m.share_voucher, "
-                 "m.share_debit_card, m.mean_installments FROM churn_features AS f "
-                 "LEFT JOIN churn_payment_mix AS m ON m.customer_id = f.customer_id")
-    frame = warehouse.query(query + " ORDER BY f.customer_id")
+    frame = feature_frame(warehouse, window.cutoff, window.horizon_end)
     if frame.empty or frame["churned"].nunique() < 2:
         raise ChurnDataError(f"window {window}: the label has one value for every customer; "
                              f"choose another cutoff_date or horizon_days")
@@ -87,3 +78,20 @@ def transaction_dataset(warehouse: Warehouse, window: Window) -> ChurnData:
         features = features.drop(columns=constant)
     return ChurnData("transactions", features, frame["churned"].astype(int).rename("churned"),
                      frame[["customer_id"]], {c: "numeric" for c in features}, "1", notes)
+
+
+def feature_frame(warehouse: Warehouse, cutoff: date, horizon_end: date) -> pd.DataFrame:
+    """customer_id, the features as of `cutoff`, and `churned` for the window up to horizon_end.
+
+    For scoring today's customers, pass cutoff = horizon_end = the snapshot date: the features are
+    the same as in training, the (empty) label window is ignored.
+    """
+    params = {"cutoff_date": cutoff.isoformat(), "horizon_end_date": horizon_end.isoformat()}
+    warehouse.run_file(FEATURES_SQL, params)
+    query = "SELECT f.* FROM churn_features AS f"
+    if warehouse.table_exists("olist_order_payments"):
+        warehouse.run_file(PAYMENT_MIX_SQL, {"cutoff_date": params["cutoff_date"]})
+        query = ("SELECT f.*, m.share_credit_card, m.share_boleto, m.share_voucher, "
+                 "m.share_debit_card, m.mean_installments FROM churn_features AS f "
+                 "LEFT JOIN churn_payment_mix AS m ON m.customer_id = f.customer_id")
+    return warehouse.query(query + " ORDER BY f.customer_id")

@@ -56,6 +56,10 @@ def _duck_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+class WarehouseMemoryError(MemoryError):
+    """A statement needed more memory than DuckDB's limit; the message says how to raise it."""
+
+
 class DuckDBWarehouse(Warehouse):
     name = "duckdb"
 
@@ -72,6 +76,7 @@ class DuckDBWarehouse(Warehouse):
         # dropping the guarantee lets DuckDB build large tables with far less memory.
         self.con.execute("SET preserve_insertion_order = false")
         limit = memory_limit or os.environ.get("RFMKIT_DUCKDB_MEMORY") or DEFAULT_MEMORY_LIMIT
+        self.memory_limit = limit
         try:
             self.con.execute(f"SET memory_limit = {_duck_literal(limit)}")
         except duckdb.Error as error:
@@ -90,9 +95,17 @@ class DuckDBWarehouse(Warehouse):
         missing = names - set(bound)
         if missing:
             raise ValueError(f"SQL needs parameter(s) {sorted(missing)}: {sql[:120]!r}")
-        for statement in statements[:-1]:
-            self.con.execute(statement)
-        return self.con.execute(statements[-1], bound or None)
+        try:
+            for statement in statements[:-1]:
+                self.con.execute(statement)
+            return self.con.execute(statements[-1], bound or None)
+        except duckdb.OutOfMemoryException as error:
+            statement = " ".join(sql.split())[:100]
+            raise WarehouseMemoryError(
+                f"DuckDB needed more than its memory limit ({self.memory_limit}) for: "
+                f"{statement}... Raise the limit with $RFMKIT_DUCKDB_MEMORY (for example "
+                f"RFMKIT_DUCKDB_MEMORY=12GB; about half of this machine's RAM is safe). "
+                f"DuckDB said: {str(error).splitlines()[0]}") from None
 
     def execute(self, sql: str, params: Params = None) -> None:
         self._run(sql, params)

@@ -1,0 +1,35 @@
+"""Where the churn risk sits: today's customers scored and summed up by named RFM segment."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from rfmkit.churn.transactions import feature_frame
+from rfmkit.warehouse.base import Warehouse
+
+
+def score_customers(warehouse: Warehouse, pipeline, columns: list[str], as_of: date) -> pd.DataFrame:
+    """customer_id and churn_probability for every customer with a purchase before `as_of`."""
+    frame = feature_frame(warehouse, as_of, as_of)
+    probability = pipeline.predict_proba(frame[columns].astype(float))[:, 1]
+    return pd.DataFrame({"customer_id": frame["customer_id"], "churn_probability": probability})
+
+
+def risk_by_segment(warehouse: Warehouse, scores: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Per named segment: customers, mean churn probability, customers above the threshold, and
+    revenue at risk (each customer's spend × churn probability), riskiest revenue first."""
+    segments = warehouse.query("SELECT customer_id, segment, monetary FROM rfm_scores")
+    joined = segments.merge(scores, on="customer_id", how="inner")
+    joined["monetary"] = joined["monetary"].astype(float)
+    joined["at_risk"] = joined["monetary"] * joined["churn_probability"]
+    grouped = joined.groupby("segment")
+    table = pd.DataFrame({
+        "customers": grouped.size(),
+        "mean_churn_probability": grouped["churn_probability"].mean(),
+        "flagged_for_retention": grouped["churn_probability"].apply(lambda p: int((p >= threshold).sum())),
+        "revenue": grouped["monetary"].sum(),
+        "revenue_at_risk": grouped["at_risk"].sum(),
+    }).reset_index()
+    return table.sort_values("revenue_at_risk", ascending=False).reset_index(drop=True)
