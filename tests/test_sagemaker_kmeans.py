@@ -5,7 +5,6 @@ model, transform job, cleanup) against the service model; moto plays S3, so the 
 data can be read back and checked in the format the algorithm accepts.
 """
 
-import datetime as dt
 import json
 
 import boto3
@@ -13,38 +12,10 @@ import numpy as np
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
+from sagemaker_stubs import ARN, NOW, REGION, ROLE, RoutedSession, capture, stub_training
 
 from rfmkit.config import AwsSettings, ConfigError, RunConfig
 from rfmkit.segmentation import sagemaker_kmeans as smk
-
-REGION = "eu-west-1"
-ROLE = "arn:aws:iam::123456789012:role/rfmkit-sagemaker"
-NOW = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
-ARN = f"arn:aws:sagemaker:{REGION}:123456789012"
-
-
-class RoutedSession(boto3.Session):
-    """A boto3 session whose SageMaker client is the stubbed one (sagemaker-core asks the session)."""
-
-    def __init__(self, sagemaker_client):
-        super().__init__(region_name=REGION, aws_access_key_id="testing",
-                         aws_secret_access_key="testing")
-        self._sagemaker = sagemaker_client
-
-    def client(self, name, *args, **kwargs):
-        if name == "sagemaker":
-            return self._sagemaker
-        return super().client(name, *args, **kwargs)
-
-
-def training_job(name: str, status: str) -> dict:
-    return {"TrainingJobName": name,
-            "TrainingJobArn": f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{name}",
-            "ModelArtifacts": {"S3ModelArtifacts": f"s3://bucket/rfmkit/model/{name}/output/model.tar.gz"},
-            "TrainingJobStatus": status, "SecondaryStatus": "Completed" if status == "Completed" else "Training",
-            "AlgorithmSpecification": {"TrainingInputMode": "File", "TrainingImage": "kmeans"},
-            "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30},
-            "StoppingCondition": {"MaxRuntimeInSeconds": 3600}, "CreationTime": NOW}
 
 
 @pytest.fixture
@@ -61,14 +32,6 @@ def aws(monkeypatch, tmp_path):
         yield cfg, sagemaker, RoutedSession(sagemaker)
 
 
-def capture(client, operation: str) -> list[dict]:
-    """Every request sent for `operation`, as the service receives its parameters."""
-    seen: list[dict] = []
-    client.meta.events.register(f"provide-client-params.sagemaker.{operation}",
-                                lambda params, **_: seen.append(dict(params)))
-    return seen
-
-
 def test_train_transform_and_cleanup_request_shapes(aws):
     cfg, sagemaker, session = aws
     points = np.random.default_rng(0).normal(size=(7, 3))
@@ -80,10 +43,7 @@ def test_train_transform_and_cleanup_request_shapes(aws):
     s3 = session.client("s3")
 
     with Stubber(sagemaker) as stub:
-        stub.add_response("create_training_job", {"TrainingJobArn": f"{ARN}:training-job/x"})
-        # ModelTrainer reads the job back after creating it, then polls until it is done.
-        for status in ("InProgress", "Completed", "Completed"):
-            stub.add_response("describe_training_job", training_job("rfmkit-kmeans-x", status))
+        stub_training(stub, "s3://bucket/rfmkit/model/x/output/model.tar.gz")
         stub.add_response("create_model", {"ModelArn": f"arn:aws:sagemaker:{REGION}:123456789012:model/m"})
         stub.add_response("create_transform_job", {"TransformJobArn": f"{ARN}:transform-job/t"})
         stub.add_response("describe_transform_job", _transform("InProgress"))

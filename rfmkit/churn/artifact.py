@@ -29,6 +29,15 @@ def save(pipeline, metadata: dict, folder: str | Path) -> Path:
     return path
 
 
+def write_dir(pipeline, metadata: dict, folder: str | Path) -> Path:
+    """The same two files, unpacked (SageMaker tars /opt/ml/model into model.tar.gz itself)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    joblib.dump(pipeline, folder / MODEL_FILE)
+    (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True))
+    return folder
+
+
 def load(path: str | Path) -> tuple[object, dict]:
     """(pipeline, metadata) from model.tar.gz or from the folder it was extracted into."""
     path = Path(path)

@@ -40,19 +40,32 @@ class Outcome:
     best: training.Candidate
     evaluation: Evaluation
     importance: pd.DataFrame
-    artifact_path: Path
-    evaluation_path: Path
+    artifact_path: Path | None = None
+    evaluation_path: Path | None = None
     registered: Registered | None = None
     run_id: str | None = None
+    trained_with: str = "scikit-learn (local)"
 
     def comparison(self) -> pd.DataFrame:
         return pd.DataFrame([{"model": c.name, "cv_auc_mean": c.cv_auc_mean,
-                              "cv_auc_std": c.cv_auc_std, "chosen": c is self.best,
+                              "cv_auc_std": c.cv_auc_std, "chosen": c.name == self.best.name,
                               "best_params": c.best_params} for c in self.candidates])
 
+    def metadata(self) -> dict:
+        """What serving and the registry need to know about the model, stored beside it."""
+        return {"name": model_name(self.data), "model": self.best.name,
+                "columns": list(self.parts.x_train.columns), "kinds": self.data.kinds,
+                "threshold": self.evaluation.threshold, "positive_label": self.data.positive_label,
+                "label": "1 = churned", "roc_auc": self.evaluation.roc_auc,
+                "candidates": [{"model": c.name, "cv_auc_mean": c.cv_auc_mean,
+                                "cv_auc_std": c.cv_auc_std, "best_params": c.best_params}
+                               for c in self.candidates],
+                "sklearn": sklearn.__version__, "python": platform.python_version()}
 
-def fit_and_evaluate(data: ChurnData, cfg: RunConfig, costs: Costs, *, budget: int = 6,
-                     folds: int = 5, seed: int = 42, progress=print) -> Outcome:
+
+def train_and_evaluate(data: ChurnData, costs: Costs, *, budget: int = 6, folds: int = 5,
+                       seed: int = 42, progress=print) -> Outcome:
+    """Split, tune both models, choose on CV AUC, evaluate on the held-out part (no files)."""
     parts = training.split(data, seed=seed)
     candidates = training.train_all(data, parts, budget=budget, folds=folds, seed=seed,
                                     progress=progress)
@@ -60,14 +73,31 @@ def fit_and_evaluate(data: ChurnData, cfg: RunConfig, costs: Costs, *, budget: i
     result = evaluate(best.pipeline, parts.x_test, parts.y_test, costs,
                       cv_auc=(best.cv_auc_mean, best.cv_auc_std))
     ranked = importance(best.pipeline, parts.x_test, parts.y_test, seed=seed)
-    folder = cfg.run_dir / "models" / f"churn-{data.name}"
-    metadata = {"name": model_name(data), "model": best.name, "columns": list(parts.x_train.columns),
-                "kinds": data.kinds, "threshold": result.threshold, "positive_label": data.positive_label,
-                "label": "1 = churned", "roc_auc": result.roc_auc,
-                "sklearn": sklearn.__version__, "python": platform.python_version()}
-    path = artifact.save(best.pipeline, metadata, folder)
-    evaluation_path = write_evaluation_json(result, folder / "evaluation.json")
-    return Outcome(data, parts, candidates, best, result, ranked, path, evaluation_path)
+    return Outcome(data, parts, candidates, best, result, ranked)
+
+
+def save(outcome: Outcome, folder: Path) -> Outcome:
+    """model.tar.gz (pipeline + metadata) and evaluation.json in `folder`."""
+    outcome.artifact_path = artifact.save(outcome.best.pipeline, outcome.metadata(), folder)
+    outcome.evaluation_path = write_evaluation_json(outcome.evaluation, folder / "evaluation.json")
+    return outcome
+
+
+def model_folder(cfg: RunConfig, data: ChurnData) -> Path:
+    return cfg.run_dir / "models" / f"churn-{data.name}"
+
+
+def fit_and_evaluate(data: ChurnData, cfg: RunConfig, costs: Costs, *, budget: int = 6,
+                     folds: int = 5, seed: int = 42, progress=print) -> Outcome:
+    """Train locally (backend local) or on SageMaker (backend aws); same Outcome either way."""
+    if cfg.backend == "aws":
+        from rfmkit.churn.sagemaker_training import SageMakerChurnTrainer
+
+        return SageMakerChurnTrainer(cfg).fit_and_evaluate(data, costs, budget=budget, folds=folds,
+                                                           seed=seed, progress=progress)
+    outcome = train_and_evaluate(data, costs, budget=budget, folds=folds, seed=seed,
+                                 progress=progress)
+    return save(outcome, model_folder(cfg, data))
 
 
 def log_and_register(outcome: Outcome, cfg: RunConfig, *, min_auc: float, seed: int,

@@ -1,0 +1,138 @@
+"""Churn training on SageMaker: the SKLearn framework container runs rfmkit's own training code
+(sagemaker 3.x ModelTrainer with SourceCode), from data uploaded to S3.
+
+The same seeded split, search and evaluation run in the container (rfmkit/churn/sagemaker_entry.py); the
+resulting model.tar.gz is downloaded into the run folder and evaluated again locally on the same
+seeded hold-out, so the notebook gets the same Outcome (figures, evaluation.json, registry) as on
+the local backend.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from rfmkit.churn import artifact, training
+from rfmkit.churn.datasets import ChurnData
+from rfmkit.churn.evaluation import Costs, evaluate, importance, write_evaluation_json
+from rfmkit.churn.sagemaker_entry import DATA_FILE, LABEL
+from rfmkit.config import ConfigError, RunConfig
+from rfmkit.paths import PROJECT_ROOT
+
+SKLEARN_VERSION = "1.4-2"  # SageMaker's scikit-learn container (image tag)
+SHIM = "from rfmkit.churn.sagemaker_entry import main\n\nmain()\n"
+
+
+class SageMakerChurnTrainer:
+    def __init__(self, cfg: RunConfig, *, instance_type: str = "ml.m5.large", boto_session=None,
+                 max_runtime_seconds: int = 3600):
+        aws = cfg.aws
+        missing = [n for n, v in (("region", aws.region), ("bucket", aws.bucket),
+                                  ("sagemaker_role_arn", aws.sagemaker_role_arn)) if not v]
+        if missing:
+            raise ConfigError(f"backend='aws' churn training needs the AWS setting(s) {missing} "
+                              f"(from the CloudFormation stack outputs, notebook 00)")
+        if boto_session is None:
+            import boto3
+
+            boto_session = boto3.Session(region_name=aws.region)
+        from rfmkit.segmentation.sagemaker_kmeans import safe_name
+
+        self.cfg, self.session, self.instance_type = cfg, boto_session, instance_type
+        self.max_runtime_seconds = max_runtime_seconds
+        self.sagemaker, self.s3 = boto_session.client("sagemaker"), boto_session.client("s3")
+        prefix = f"{aws.prefix.strip('/')}/" if aws.prefix else ""
+        self.base_uri = f"s3://{aws.bucket}/{prefix}churn/{safe_name(cfg.run_dir.name)}"
+
+    def image(self) -> str:
+        from sagemaker.core import image_uris
+
+        return image_uris.retrieve("sklearn", region=self.cfg.aws.region, version=SKLEARN_VERSION)
+
+    def upload(self, data: ChurnData) -> str:
+        """All rows, as CSV with a `churned` column; the container makes the same seeded split."""
+        frame = data.features.copy()
+        frame[LABEL] = data.label.to_numpy()
+        uri = f"{self.base_uri}/{data.name}/train/{DATA_FILE}"
+        bucket, key = uri[5:].split("/", 1)
+        self.s3.put_object(Bucket=bucket, Key=key, Body=frame.to_csv(index=False).encode())
+        return uri.rsplit("/", 1)[0]
+
+    def source_dir(self) -> Path:
+        """A temporary folder with the shim and a copy of the rfmkit package."""
+        folder = Path(tempfile.mkdtemp(prefix="rfmkit-source-"))
+        shutil.copytree(PROJECT_ROOT / "rfmkit", folder / "rfmkit",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        (folder / "train_churn.py").write_text(SHIM)
+        return folder
+
+    def train(self, data: ChurnData, train_uri: str, costs: Costs, *, budget: int, folds: int,
+              seed: int) -> str:
+        """Run the training job; returns the model.tar.gz URI."""
+        from sagemaker.core.helper.session_helper import Session
+        from sagemaker.core.training.configs import (
+            Compute,
+            InputData,
+            OutputDataConfig,
+            SourceCode,
+            StoppingCondition,
+        )
+        from sagemaker.train import ModelTrainer
+
+        source = self.source_dir()
+        try:
+            trainer = ModelTrainer(
+                sagemaker_session=Session(boto_session=self.session, sagemaker_client=self.sagemaker,
+                                          default_bucket=self.cfg.aws.bucket),
+                role=self.cfg.aws.sagemaker_role_arn,
+                training_image=self.image(),
+                source_code=SourceCode(source_dir=str(source), entry_script="train_churn.py"),
+                base_job_name="rfmkit-churn",
+                compute=Compute(instance_type=self.instance_type, instance_count=1),
+                stopping_condition=StoppingCondition(max_runtime_in_seconds=self.max_runtime_seconds),
+                output_data_config=OutputDataConfig(s3_output_path=f"{self.base_uri}/{data.name}/model"),
+                hyperparameters={"name": data.name, "kinds": json.dumps(data.kinds), "budget": budget,
+                                 "folds": folds, "seed": seed,
+                                 "cost_missed_churner": costs.missed_churner,
+                                 "cost_intervention": costs.intervention},
+            )
+            trainer.train(input_data_config=[InputData(channel_name="train", data_source=train_uri,
+                                                       content_type="text/csv")],
+                          wait=True, logs=False)
+        finally:
+            shutil.rmtree(source, ignore_errors=True)
+        name = trainer._latest_training_job.training_job_name  # the job ModelTrainer started
+        described = self.sagemaker.describe_training_job(TrainingJobName=name)
+        if described["TrainingJobStatus"] != "Completed":
+            raise RuntimeError(f"SageMaker training job {name} ended {described['TrainingJobStatus']}: "
+                               f"{described.get('FailureReason', 'no reason given')}")
+        return described["ModelArtifacts"]["S3ModelArtifacts"]
+
+    def fit_and_evaluate(self, data: ChurnData, costs: Costs, *, budget: int = 6, folds: int = 5,
+                         seed: int = 42, progress=print):
+        from rfmkit.churn.experiment import Outcome, model_folder
+
+        parts = training.split(data, seed=seed)  # the same seeded split as the container's
+        train_uri = self.upload(data)
+        progress(f"uploaded {len(data.label):,} rows to {train_uri}; training on SageMaker "
+                 f"(several minutes)")
+        model_uri = self.train(data, train_uri, costs, budget=budget, folds=folds, seed=seed)
+        folder = model_folder(self.cfg, data)
+        folder.mkdir(parents=True, exist_ok=True)
+        local = folder / artifact.ARTIFACT_NAME
+        bucket, key = model_uri[5:].split("/", 1)
+        self.s3.download_file(bucket, key, str(local))
+        pipeline, metadata = artifact.load(local)
+        candidates = [training.Candidate(c["model"], pipeline if c["model"] == metadata["model"] else None,
+                                         c["cv_auc_mean"], c["cv_auc_std"], c["best_params"], None)
+                      for c in metadata["candidates"]]
+        best = next(c for c in candidates if c.name == metadata["model"])
+        result = evaluate(pipeline, parts.x_test, parts.y_test, costs,
+                          cv_auc=(best.cv_auc_mean, best.cv_auc_std))
+        outcome = Outcome(data, parts, candidates, best, result,
+                          importance(pipeline, parts.x_test, parts.y_test, seed=seed),
+                          artifact_path=local, trained_with=f"SageMaker ({model_uri})")
+        outcome.evaluation_path = write_evaluation_json(result, folder / "evaluation.json")
+        return outcome

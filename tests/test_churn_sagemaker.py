@@ -1,0 +1,102 @@
+"""Churn on SageMaker, offline: the container entry point runs for real on local folders, and the
+training job request (sagemaker 3.x ModelTrainer with the SKLearn image and rfmkit's source code)
+is validated with Stubber while S3 is moto."""
+
+import io
+import json
+import tarfile
+
+import boto3
+import numpy as np
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+from sagemaker_stubs import REGION, ROLE, RoutedSession, capture, stub_training
+
+from rfmkit.churn import artifact
+from rfmkit.churn.datasets import contact_center
+from rfmkit.churn.evaluation import Costs
+from rfmkit.churn.sagemaker_entry import main
+from rfmkit.churn.sagemaker_training import SageMakerChurnTrainer
+from rfmkit.config import AwsSettings, ConfigError, RunConfig
+
+
+def small_contact_center(n=600):
+    data = contact_center()
+    keep = data.label.sample(n=n, random_state=0).index
+    data.features = data.features.loc[keep].reset_index(drop=True)
+    data.label = data.label.loc[keep].reset_index(drop=True)
+    return data
+
+
+def run_container(tmp_path, data):
+    """What the SKLearn container does with the uploaded CSV: train_churn.py → main()."""
+    train = tmp_path / "input" / "train"
+    train.mkdir(parents=True)
+    frame = data.features.copy()
+    frame["churned"] = data.label.to_numpy()
+    frame.to_csv(train / "data.csv", index=False)
+    hps = {"name": data.name, "kinds": json.dumps(data.kinds), "budget": "2", "folds": "3", "seed": "7"}
+    return main({"SM_CHANNEL_TRAIN": str(train), "SM_MODEL_DIR": str(tmp_path / "model"),
+                 "SM_HPS": json.dumps(hps)})
+
+
+def test_entry_point_writes_the_artifact_layout(tmp_path):
+    model_dir = run_container(tmp_path, small_contact_center())
+    assert sorted(p.name for p in model_dir.iterdir()) == ["evaluation.json", "metadata.json", "model.joblib"]
+    pipeline, metadata = artifact.load(model_dir)
+    assert metadata["columns"][0] == "State" and {c["model"] for c in metadata["candidates"]} == {
+        "logistic_regression", "gradient_boosting"}
+    assert 0.5 < metadata["roc_auc"] <= 1
+    report = json.loads((model_dir / "evaluation.json").read_text())
+    assert report["binary_classification_metrics"]["auc"]["value"] == pytest.approx(metadata["roc_auc"])
+
+
+def test_sagemaker_training_request_and_same_outcome(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAGEMAKER_VALIDATE_ROLE", "false")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    data = small_contact_center()
+    model_dir = run_container(tmp_path / "container", data)  # what the job will have produced
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w:gz") as archive:
+        for path in model_dir.iterdir():
+            archive.add(path, arcname=path.name)
+    artifact_uri = "s3://bucket/rfmkit/churn/run-1/contact_center/model/x/output/model.tar.gz"
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_object(Bucket="bucket", Key=artifact_uri.split("bucket/", 1)[1], Body=packed.getvalue())
+        sagemaker = boto3.Session(region_name=REGION).client("sagemaker")
+        cfg = RunConfig(backend="aws", run_dir=tmp_path / "run-1",
+                        aws=AwsSettings(region=REGION, bucket="bucket", sagemaker_role_arn=ROLE))
+        trainer = SageMakerChurnTrainer(cfg, boto_session=RoutedSession(sagemaker))
+        created = capture(sagemaker, "CreateTrainingJob")
+        with Stubber(sagemaker) as stub:
+            stub_training(stub, artifact_uri)
+            outcome = trainer.fit_and_evaluate(data, Costs(), budget=2, folds=3, seed=7,
+                                               progress=lambda message: None)
+            stub.assert_no_pending_responses()
+        uploaded = s3.get_object(Bucket="bucket", Key="rfmkit/churn/run-1/contact_center/train/data.csv")
+        uploaded_rows = uploaded["Body"].read().decode().splitlines()
+    request = created[0]
+    assert "sagemaker-scikit-learn:1.4-2-cpu-py3" in request["AlgorithmSpecification"]["TrainingImage"]
+    hps = request["HyperParameters"]
+    assert json.loads(hps["kinds"]) == data.kinds and hps["name"] == "contact_center"
+    assert {hps["budget"], hps["folds"], hps["seed"]} == {"2", "3", "7"}
+    channels = {c["ChannelName"]: c for c in request["InputDataConfig"]}
+    assert channels["train"]["DataSource"]["S3DataSource"]["S3Uri"] == "s3://bucket/rfmkit/churn/run-1/contact_center/train"
+    assert "code" in channels  # rfmkit's source (shim + package) travels as a channel
+    assert request["RoleArn"] == ROLE
+    assert len(uploaded_rows) == len(data.label) + 1 and uploaded_rows[0].endswith(",churned")
+    # the downloaded model, evaluated locally on the same seeded hold-out, gives the container's AUC
+    _, metadata = artifact.load(model_dir)
+    assert outcome.evaluation.roc_auc == pytest.approx(metadata["roc_auc"])
+    assert outcome.artifact_path.exists() and outcome.trained_with.startswith("SageMaker")
+    assert np.isfinite(outcome.evaluation.threshold)
+
+
+def test_missing_settings_are_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"\['bucket', 'sagemaker_role_arn'\]"):
+        SageMakerChurnTrainer(RunConfig(backend="aws", run_dir=tmp_path, aws=AwsSettings(region=REGION)),
+                              boto_session=object())
