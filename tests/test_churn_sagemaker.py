@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from sagemaker_stubs import REGION, ROLE, RoutedSession, capture, stub_training
 
-from rfmkit.churn import artifact
+from rfmkit.churn import artifact, experiment
 from rfmkit.churn.datasets import contact_center
 from rfmkit.churn.evaluation import Costs
 from rfmkit.churn.sagemaker_entry import main
@@ -77,6 +77,15 @@ def test_sagemaker_training_request_and_same_outcome(tmp_path, monkeypatch):
             outcome = trainer.fit_and_evaluate(data, Costs(), budget=2, folds=3, seed=7,
                                                progress=lambda message: None)
             stub.assert_no_pending_responses()
+        packages = capture(sagemaker, "CreateModelPackage")
+        with Stubber(sagemaker) as stub:  # registration: group created once, package pending approval
+            stub.add_client_error("describe_model_package_group", "ValidationException", "does not exist")
+            stub.add_response("create_model_package_group", {"ModelPackageGroupArn": "arn:aws:sagemaker:g"})
+            stub.add_response("create_model_package", {"ModelPackageArn": "arn:aws:sagemaker:p/1"})
+            registered = experiment.register_on_sagemaker(outcome, cfg, 0.7, boto_session=RoutedSession(sagemaker))
+            stub.assert_no_pending_responses()
+        evaluation = s3.get_object(Bucket="bucket", Key="rfmkit/churn/run-1/contact_center/evaluation.json")
+        assert "binary_classification_metrics" in json.loads(evaluation["Body"].read())
         uploaded = s3.get_object(Bucket="bucket", Key="rfmkit/churn/run-1/contact_center/train/data.csv")
         uploaded_rows = uploaded["Body"].read().decode().splitlines()
     request = created[0]
@@ -94,6 +103,10 @@ def test_sagemaker_training_request_and_same_outcome(tmp_path, monkeypatch):
     assert outcome.evaluation.roc_auc == pytest.approx(metadata["roc_auc"])
     assert outcome.artifact_path.exists() and outcome.trained_with.startswith("SageMaker")
     assert np.isfinite(outcome.evaluation.threshold)
+    package = packages[0]
+    assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == artifact_uri
+    assert package["ModelApprovalStatus"] == "PendingManualApproval" and registered.version == "arn:aws:sagemaker:p/1"
+    assert package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].endswith("contact_center/evaluation.json")
 
 
 def test_missing_settings_are_named(tmp_path):

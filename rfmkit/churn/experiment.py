@@ -45,6 +45,7 @@ class Outcome:
     registered: Registered | None = None
     run_id: str | None = None
     trained_with: str = "scikit-learn (local)"
+    model_uri: str | None = None  # aws: the training job's model.tar.gz on S3
 
     def comparison(self) -> pd.DataFrame:
         return pd.DataFrame([{"model": c.name, "cv_auc_mean": c.cv_auc_mean,
@@ -130,6 +131,37 @@ def log_and_register(outcome: Outcome, cfg: RunConfig, *, min_auc: float, seed: 
                                           pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
                                           skops_trusted_types=SKOPS_TRUSTED_TYPES)
     outcome.run_id = run.info.run_id
-    outcome.registered = MlflowRegistry(model_name(data)).register(
-        logged.model_uri, result.roc_auc, min_auc)
+    if cfg.backend == "aws":
+        outcome.registered = register_on_sagemaker(outcome, cfg, min_auc)
+    else:
+        outcome.registered = MlflowRegistry(model_name(data)).register(
+            logged.model_uri, result.roc_auc, min_auc)
     return outcome
+
+
+def registry_for(cfg: RunConfig, data: ChurnData, boto_session=None):
+    """The backend's registry: the workspace's MLflow registry, or a SageMaker package group."""
+    if cfg.backend == "local":
+        return MlflowRegistry(model_name(data))
+    from rfmkit.churn.registry import SageMakerRegistry
+
+    if boto_session is None:
+        import boto3
+
+        boto_session = boto3.Session(region_name=cfg.aws.region)
+    return SageMakerRegistry(model_name(data), boto_session.client("sagemaker"))
+
+
+def register_on_sagemaker(outcome: Outcome, cfg: RunConfig, min_auc: float, boto_session=None
+                          ) -> Registered:
+    """A model package (PendingManualApproval) with evaluation.json as its quality metrics."""
+    from rfmkit.churn.sagemaker_training import SageMakerChurnTrainer
+
+    trainer = SageMakerChurnTrainer(cfg, boto_session=boto_session)
+    evaluation_uri = f"{trainer.base_uri}/{outcome.data.name}/evaluation.json"
+    bucket, key = evaluation_uri[5:].split("/", 1)
+    trainer.s3.upload_file(str(outcome.evaluation_path), bucket, key)
+    group = registry_for(cfg, outcome.data, trainer.session)
+    return group.register(image=trainer.image(), model_data_url=outcome.model_uri,
+                          evaluation_uri=evaluation_uri, roc_auc=outcome.evaluation.roc_auc,
+                          min_auc=min_auc)

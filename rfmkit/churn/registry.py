@@ -164,6 +164,24 @@ class SageMakerRegistry:
         approved = self.approved(1)
         return approved[0] if approved else None
 
+    def alias(self, alias: str) -> str | None:
+        """The MLflow-style names, read from approval states (newest approved = production)."""
+        approved = self.approved(2)
+        index = {PRODUCTION: 0, PREVIOUS: 1}.get(alias)
+        if index is None:
+            raise ValueError(f"SageMaker registry knows {PRODUCTION!r} and {PREVIOUS!r}, not {alias!r}")
+        return approved[index] if len(approved) > index else None
+
+    def versions(self) -> pd.DataFrame:
+        """Every package of the group with its approval status, newest first."""
+        rows = []
+        for page in self.client.get_paginator("list_model_packages").paginate(
+                ModelPackageGroupName=self.group, SortBy="CreationTime", SortOrder="Descending"):
+            rows += [{"version": p.get("ModelPackageVersion"), "status": p.get("ModelApprovalStatus"),
+                      "arn": p["ModelPackageArn"], "created": p["CreationTime"]}
+                     for p in page["ModelPackageSummaryList"]]
+        return pd.DataFrame(rows)
+
     def rollback(self) -> str:
         """Reject the current production package; the previous approved one takes over."""
         approved = self.approved(2)

@@ -133,6 +133,7 @@ class SageMakerChurnTrainer:
                           cv_auc=(best.cv_auc_mean, best.cv_auc_std))
         outcome = Outcome(data, parts, candidates, best, result,
                           importance(pipeline, parts.x_test, parts.y_test, seed=seed),
-                          artifact_path=local, trained_with=f"SageMaker ({model_uri})")
+                          artifact_path=local, trained_with=f"SageMaker ({model_uri})",
+                          model_uri=model_uri)
         outcome.evaluation_path = write_evaluation_json(result, folder / "evaluation.json")
         return outcome
