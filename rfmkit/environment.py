@@ -18,7 +18,7 @@ def report(backend: str = "local") -> pd.DataFrame:
     rows = [_row("python", platform.python_version(), sys.version_info >= (3, 11),
                  "use Python 3.11 or newer"),
             _row("interpreter", sys.executable, True, ""),
-            _row("cpus / memory", f"{os.cpu_count()} cpus / {_memory_gb():.1f} GB", True, "")]
+            _row("cpus / memory", f"{os.cpu_count()} cpus / {memory_gb():.1f} GB", True, "")]
     for name in PACKAGES:
         try:
             version = md.version(name)
@@ -34,7 +34,7 @@ def _row(check: str, found: str, ok: bool, fix: str) -> dict[str, object]:
     return {"check": check, "found": found, "ok": ok, "fix": fix}
 
 
-def _memory_gb() -> float:
+def memory_gb() -> float:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
     except (ValueError, OSError, AttributeError):

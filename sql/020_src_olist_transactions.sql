@@ -4,32 +4,34 @@
 -- mapping layer (rfmkit.transactions), so the models below never know where the data came from.
 -- Payments are the driving table so that a payment whose order or customer is missing stays
 -- visible (staging counts it out with a reason) instead of vanishing in an inner join.
+--
+-- Orders are joined to their person once, into olist_order_people, instead of inside the view:
+-- a view with both joins makes every query over it hold two order-sized hash tables at once,
+-- which does not fit in DuckDB's memory limit at 100M payment rows (one join at a time does,
+-- spilling to disk as needed). On Redshift it is also the natural table to distribute by order.
 
 DROP VIEW IF EXISTS src_transactions CASCADE;
 
-CREATE OR REPLACE VIEW src_transactions AS
-WITH payments AS (
-    SELECT order_id, payment_value
-    FROM olist_order_payments
-),
+DROP TABLE IF EXISTS olist_order_people;
 
-orders AS (
-    SELECT order_id, customer_id, order_status, order_purchase_timestamp
-    FROM olist_orders
-),
-
-customers AS (
-    -- Olist issues a new customer_id for every order; customer_unique_id is the person.
-    SELECT customer_id, customer_unique_id
-    FROM olist_customers
-)
-
+CREATE TABLE olist_order_people
+DISTKEY (order_id)
+SORTKEY (order_id)
+AS
 SELECT
-    CAST(c.customer_unique_id AS VARCHAR(256)) AS customer_id,
-    CAST(p.order_id AS VARCHAR(256))           AS order_id,
-    o.order_purchase_timestamp                 AS purchased_at,
-    CAST(p.payment_value AS DECIMAL(18,4))     AS amount,
-    CAST(o.order_status AS VARCHAR(64))        AS order_status
-FROM payments AS p
-LEFT JOIN orders AS o ON o.order_id = p.order_id
-LEFT JOIN customers AS c ON c.customer_id = o.customer_id;
+    o.order_id,
+    c.customer_unique_id,        -- Olist issues a new customer_id per order; this is the person
+    o.order_status,
+    o.order_purchase_timestamp
+FROM olist_orders AS o
+LEFT JOIN olist_customers AS c ON c.customer_id = o.customer_id;
+
+CREATE OR REPLACE VIEW src_transactions AS
+SELECT
+    CAST(op.customer_unique_id AS VARCHAR(256)) AS customer_id,
+    CAST(p.order_id AS VARCHAR(256))            AS order_id,
+    op.order_purchase_timestamp                 AS purchased_at,
+    CAST(p.payment_value AS DECIMAL(18,4))      AS amount,
+    CAST(op.order_status AS VARCHAR(64))        AS order_status
+FROM olist_order_payments AS p
+LEFT JOIN olist_order_people AS op ON op.order_id = p.order_id;

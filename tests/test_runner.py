@@ -82,7 +82,7 @@ def test_run_all_notebooks_with_smoke_parameters(tmp_path):
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     production = mlflow.MlflowClient().get_model_version_by_alias("rfmkit-churn-contact_center", "production")
-    assert production.version == "1"
+    assert str(production.version) == "1"
 
 
 @pytest.mark.notebooks

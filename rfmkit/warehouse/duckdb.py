@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from rfmkit.environment import memory_gb
 from rfmkit.warehouse.base import Params, Warehouse
 from rfmkit.warehouse.dialect import (
     CopyCommand,
@@ -103,8 +104,8 @@ class DuckDBWarehouse(Warehouse):
             statement = " ".join(sql.split())[:100]
             raise WarehouseMemoryError(
                 f"DuckDB needed more than its memory limit ({self.memory_limit}) for: "
-                f"{statement}... Raise the limit with $RFMKIT_DUCKDB_MEMORY (for example "
-                f"RFMKIT_DUCKDB_MEMORY=12GB; about half of this machine's RAM is safe). "
+                f"{statement}... Raise the limit with $RFMKIT_DUCKDB_MEMORY (this machine has "
+                f"{memory_gb():.0f} GB of RAM; about half of it is a safe limit). "
                 f"DuckDB said: {str(error).splitlines()[0]}") from None
 
     def execute(self, sql: str, params: Params = None) -> None:
