@@ -44,6 +44,12 @@ def bank_csv(tmp_path, n=400, seed=0):
     return path
 
 
+def test_numeric_ids_are_recognised_without_being_named(tmp_path):
+    data = read_labelled_csv(bank_csv(tmp_path), "Attrition_Flag")
+    assert "CLIENTNUM" not in data.kinds and any("CLIENTNUM" in n and "identifier" in n for n in data.notes)
+    assert data.kinds["Customer_Age"] == "numeric"  # whole numbers, but neither unique nor named like an id
+
+
 def test_labelled_csv_types_blanks_ids_and_label(tmp_path):
     data = read_labelled_csv(bank_csv(tmp_path), "Attrition_Flag", id_columns=["CLIENTNUM"])
     assert data.positive_label == "Attrited Customer"

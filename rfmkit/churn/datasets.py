@@ -8,6 +8,7 @@ can prepare each column the right way. What was dropped and why is kept in `note
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,9 @@ CHURN_WORDS = {"churn", "churned", "exited", "left", "attrited customer", "attri
                "canceled"}
 # A text column with more distinct values than this share of rows is an identifier, not a feature.
 IDENTIFIER_SHARE = 0.5
+# A numeric column named like this with a distinct whole number per row is a row or customer id
+# (CLIENTNUM, CustomerId, RowNumber in public churn files), not a quantity.
+ID_NAME = re.compile(r"(id|num|number|no|key|index)$", re.IGNORECASE)
 
 
 class ChurnDataError(ValueError):
@@ -145,6 +149,9 @@ def _infer(series: pd.Series) -> tuple[str, pd.Series | None, str | None]:
                                                  (0.0 if v in FALSE_WORDS else None)).astype(float), None
     numbers = pd.to_numeric(present, errors="coerce")
     if numbers.notna().all():
+        if (ID_NAME.search(str(series.name)) and numbers.is_unique
+                and (numbers == numbers.round()).all()):
+            return "", None, "looks like an identifier (a distinct whole number per row, named like an id)"
         return "numeric", pd.to_numeric(series, errors="coerce").astype(float), None
     if present.nunique() > IDENTIFIER_SHARE * len(present) and present.nunique() > 50:
         return "", None, (f"looks like an identifier ({present.nunique():,} distinct text values "
