@@ -8,28 +8,38 @@ Reports medians of `repeat` runs and peak RSS, and rewrites docs/PERFORMANCE.md'
 from __future__ import annotations
 
 import json
-import os
-import platform
+import shutil
 import statistics
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 
-import duckdb
-import pandas as pd
-
-from bench.report import write_section
+from bench.report import machine, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench" / ".cache"
 BEGIN, END = "<!-- bench:rfm:begin -->", "<!-- bench:rfm:end -->"
 
 
+# Disk per payment row for one size: the three CSVs (~310 B), the loaded DuckDB file (~130 B),
+# the scored tables and DuckDB's spill files (~300 B at 100M, measured 2026-11).
+DISK_BYTES_PER_ROW = 750
+
+
+def check_disk(rows: int, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    need, free = rows * DISK_BYTES_PER_ROW, shutil.disk_usage(folder).free
+    if free < need:
+        raise RuntimeError(f"{rows:,} payment rows need about {need / 1e9:.0f} GB free under {folder} "
+                           f"(CSVs, warehouse file, spill space); {free / 1e9:.0f} GB are free")
+
+
 def ensure_data(rows: int) -> Path:
     folder = CACHE / f"olist-{rows}"
     if (folder / "generation.json").exists():
         return folder
+    check_disk(rows, folder)
     print(f"generating {rows:,} payment rows into {folder} (cached for later runs) ...", flush=True)
     code = ("import sys; from rfmkit.data.synthetic import generate, scale_for_payment_rows; "
             "generate(sys.argv[1], scale=scale_for_payment_rows(int(sys.argv[2])), seed=42, "
@@ -83,11 +93,7 @@ def run(sizes: list[int], *, repeat: int, pandas_max_rows: int) -> list[dict]:
 
 
 def write_report(results: list[dict], pandas_max_rows: int) -> None:
-    machine = (f"{platform.machine()}, {os.cpu_count()} cores, "
-               f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB RAM, "
-               f"Python {platform.python_version()}, DuckDB {duckdb.__version__}, "
-               f"pandas {pd.__version__}")
-    lines = [f"Measured {date.today()} on {machine}. Seconds are medians of the runs shown; "
+    lines = [f"Measured {date.today()} on {machine('duckdb', 'pandas')}. Seconds are medians of the runs shown; "
              "peak = max RSS of the process.", "",
              "| payment rows | customers | SQL score s | SQL peak MB | pandas compute s | "
              "pandas peak MB | speed-up (score) | memory ratio | load s | pandas read s | "
