@@ -79,6 +79,18 @@ def test_labelled_csv_errors_name_the_parameter_and_file(tmp_path):
         read_labelled_csv(ambiguous, "status")
 
 
+def test_any_labelled_csv_trains_end_to_end_with_missing_values(tmp_path):
+    """Blank categories and numbers go through imputation (pandas' NA must not reach scikit-learn)."""
+    data = read_labelled_csv(bank_csv(tmp_path, n=600), "Attrition_Flag")
+    guard(data)
+    assert data.features["Card_Category"].isna().any() and data.features["Total_Trans_Ct"].isna().any()
+    parts = training.split(data, seed=3)
+    for name in training.MODELS:
+        candidate = training.tune(name, data, parts, budget=1, folds=3, seed=3)
+        assert candidate.cv_auc_mean > 0.7  # Total_Trans_Ct carries real signal
+        assert candidate.pipeline.predict_proba(parts.x_test).shape == (len(parts.x_test), 2)
+
+
 def test_leakage_guard_flags_and_drops_a_column_equal_to_the_label(tmp_path):
     data = read_labelled_csv(bank_csv(tmp_path), "Attrition_Flag", id_columns=["CLIENTNUM"])
     data.features["label_copy"] = data.label.astype(float)

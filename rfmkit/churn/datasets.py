@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from rfmkit.paths import DATA_DIR
@@ -156,4 +157,9 @@ def _infer(series: pd.Series) -> tuple[str, pd.Series | None, str | None]:
     if present.nunique() > IDENTIFIER_SHARE * len(present) and present.nunique() > 50:
         return "", None, (f"looks like an identifier ({present.nunique():,} distinct text values "
                           f"in {len(present):,} rows)")
-    return "categorical", series.astype("string"), None
+    return "categorical", as_categorical(series), None
+
+
+def as_categorical(series: pd.Series) -> pd.Series:
+    """Text with NaN for missing: scikit-learn's imputers cannot compare pandas' NA."""
+    return series.astype(object).where(series.notna(), np.nan)

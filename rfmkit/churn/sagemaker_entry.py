@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from rfmkit.churn import artifact
-from rfmkit.churn.datasets import ChurnData
+from rfmkit.churn.datasets import ChurnData, as_categorical
 from rfmkit.churn.evaluation import Costs, write_evaluation_json
 
 LABEL = "churned"
@@ -28,7 +28,7 @@ def read_training_csv(path: Path, kinds: dict[str, str], name: str) -> ChurnData
     label = frame.pop(LABEL).astype(int).rename(LABEL)
     features = frame[list(kinds)].copy()
     for column, kind in kinds.items():
-        features[column] = (features[column].astype("string") if kind == "categorical"
+        features[column] = (as_categorical(features[column]) if kind == "categorical"
                             else features[column].astype(float))
     return ChurnData(name, features, label, pd.DataFrame(index=frame.index), dict(kinds), "1")
 
