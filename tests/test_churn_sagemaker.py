@@ -89,7 +89,7 @@ def test_sagemaker_training_request_and_same_outcome(tmp_path, monkeypatch):
         uploaded = s3.get_object(Bucket="bucket", Key="rfmkit/churn/run-1/contact_center/train/data.csv")
         uploaded_rows = uploaded["Body"].read().decode().splitlines()
     request = created[0]
-    assert "sagemaker-scikit-learn:1.4-2-cpu-py3" in request["AlgorithmSpecification"]["TrainingImage"]
+    assert "sagemaker-scikit-learn:1.9-0-cpu-py3" in request["AlgorithmSpecification"]["TrainingImage"]
     hps = request["HyperParameters"]
     assert json.loads(hps["kinds"]) == data.kinds and hps["name"] == "contact_center"
     assert {hps["budget"], hps["folds"], hps["seed"]} == {"2", "3", "7"}

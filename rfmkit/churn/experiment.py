@@ -1,8 +1,8 @@
 """One churn experiment end to end: split → tune both models → pick on CV AUC → evaluate on the
 held-out split → save the artifact and evaluation.json → MLflow run → registry version + gate.
 
-The notebook calls the steps one by one to explain them; `run` is the same sequence for the second
-data set and for tests.
+`fit_and_evaluate` and `log_and_register` are what notebook 04 calls (for each data set);
+`train_and_evaluate` is the file-free core that SageMaker's container entry point reuses.
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ from rfmkit.churn.sagemaker_entry import DATA_FILE, LABEL
 from rfmkit.config import ConfigError, RunConfig
 from rfmkit.paths import PROJECT_ROOT
 
-SKLEARN_VERSION = "1.4-2"  # SageMaker's scikit-learn container (image tag)
+SKLEARN_VERSION = "1.9-0"  # SageMaker scikit-learn container: the same major version as the kit, so
+# the job's pickled pipeline loads here (and the kit's code runs there) unchanged
 SHIM = "from rfmkit.churn.sagemaker_entry import main\n\nmain()\n"
 
 
