@@ -1,0 +1,182 @@
+"""The SageMaker inference contract for both kit models: model_fn, input_fn, predict_fn, output_fn.
+
+The same four functions serve the local endpoint (rfmkit.serving.server) and run inside
+SageMaker's scikit-learn container, so a request gets the same answer in both places.
+
+* k-means (`model.json`, rfmkit-kmeans format): raw RFM columns in; `closest_cluster` and
+  `distance_to_cluster` out, as SageMaker's built-in KMeans returns them.
+* churn (`model.joblib` + `metadata.json`): the training columns in; `churn_probability` and
+  `churn_label` (probability at or above the model's cost-optimal threshold) out.
+
+Requests: `text/csv` (rows without a header, columns in the model's order), `application/json`
+(`{"instances": [[...], ...]}`, `{"instances": [{"column": value, ...}]}` or a bare list), and
+`application/jsonlines` (one list or object per line). Responses: `application/json`
+(`{"predictions": [{...}, ...]}`), `application/jsonlines` or `text/csv` (one line per row, no header).
+Every problem raises InferenceError with an HTTP status and a message that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CSV, JSON, JSONLINES = "text/csv", "application/json", "application/jsonlines"
+CONTENT_TYPES = (CSV, JSON, JSONLINES)
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's real-time limit
+
+
+class InferenceError(ValueError):
+    """A request the model cannot answer; `status` is the HTTP status to return (4xx)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class ServedModel:
+    kind: str                 # "kmeans" or "churn"
+    columns: list[str]        # input columns, in CSV order
+    model: object
+    metadata: dict
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.kind == "kmeans":
+            return self.model.predict_frame(frame)
+        probability = self.model.predict_proba(frame)[:, 1]
+        label = (probability >= float(self.metadata.get("threshold", 0.5))).astype(int)
+        return pd.DataFrame({"churn_probability": probability, "churn_label": label})
+
+
+# -- the contract ---------------------------------------------------------------------------------
+def model_fn(model_dir: str | Path) -> ServedModel:
+    """Load whichever kit model the folder (or model.tar.gz) holds."""
+    from rfmkit.churn import artifact as churn_artifact
+    from rfmkit.segmentation import model as kmeans_model
+
+    path = Path(model_dir)
+    if (path / kmeans_model.MODEL_FILE).exists() or _tar_has(path, kmeans_model.MODEL_FILE):
+        model = kmeans_model.load(path)
+        return ServedModel("kmeans", list(model.features.columns), model, model.to_dict())
+    if (path / churn_artifact.MODEL_FILE).exists() or _tar_has(path, churn_artifact.MODEL_FILE):
+        pipeline, metadata = churn_artifact.load(path)
+        return ServedModel("churn", list(metadata["columns"]), pipeline, metadata)
+    raise FileNotFoundError(f"{path}: neither a k-means (model.json) nor a churn model "
+                            f"(model.joblib + metadata.json)")
+
+
+def input_fn(body: bytes | str, content_type: str) -> list:
+    """Parse a request body into rows (lists of values, or dicts keyed by column)."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media not in CONTENT_TYPES:
+        raise InferenceError(f"unsupported content type {content_type!r}; use one of "
+                             f"{', '.join(CONTENT_TYPES)}", status=415)
+    if len(body) > MAX_PAYLOAD_BYTES:
+        raise InferenceError(f"request body of {len(body):,} bytes is over the 6 MB limit; send "
+                             f"fewer rows per request", status=413)
+    text = body.decode("utf-8") if isinstance(body, bytes) else body
+    if not text.strip():
+        raise InferenceError("empty request body: send at least one row")
+    if media == CSV:
+        return [row for row in csv.reader(io.StringIO(text)) if row]
+    if media == JSONLINES:
+        return [_json(line, f"line {n}") for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    payload = _json(text, "body")
+    rows = payload.get("instances") if isinstance(payload, dict) else payload
+    if isinstance(rows, list):  # SageMaker's {"features": [...]} instance form is accepted too
+        rows = [r["features"] if isinstance(r, dict) and "features" in r else r for r in rows]
+    if not isinstance(rows, list) or not rows:
+        raise InferenceError('JSON body must be {"instances": [...]} or a non-empty list of rows')
+    return rows
+
+
+def predict_fn(rows: list, model: ServedModel) -> pd.DataFrame:
+    return model.predict(to_frame(rows, model))
+
+
+def output_fn(prediction: pd.DataFrame, accept: str | None) -> tuple[str, str]:
+    """(body, content type) in the shape SageMaker's containers return."""
+    media = (accept or JSON).split(";")[0].strip().lower()
+    if media in ("*/*", ""):
+        media = JSON
+    records = [{k: _plain(v) for k, v in row.items()} for row in prediction.to_dict("records")]
+    if media == JSON:
+        return json.dumps({"predictions": records}), JSON
+    if media == JSONLINES:
+        return "".join(json.dumps(r) + "\n" for r in records), JSONLINES
+    if media == CSV:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows([list(r.values()) for r in records])
+        return buffer.getvalue(), CSV
+    raise InferenceError(f"unsupported Accept {accept!r}; use one of {', '.join(CONTENT_TYPES)}",
+                         status=406)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def to_frame(rows: list, model: ServedModel) -> pd.DataFrame:
+    """Rows as the model's input frame, with every value checked: row and column named on error."""
+    columns, kinds = model.columns, model.metadata.get("kinds", {})
+    records = []
+    for n, row in enumerate(rows, 1):
+        if isinstance(row, dict):
+            missing = [c for c in columns if c not in row]
+            if missing:
+                raise InferenceError(f"row {n}: missing column(s) {missing}; the model needs {columns}")
+            row = [row[c] for c in columns]
+        if not isinstance(row, list):
+            raise InferenceError(f"row {n}: expected a list of {len(columns)} values or an object, "
+                                 f"got {type(row).__name__}")
+        if len(row) != len(columns):
+            raise InferenceError(f"row {n}: {len(row)} value(s), the model needs {len(columns)} "
+                                 f"({', '.join(columns)})")
+        records.append(row)
+    frame = pd.DataFrame(records, columns=columns)
+    for column in columns:
+        if kinds.get(column) == "categorical":
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), np.nan)
+            frame[column] = frame[column].replace("", np.nan)
+            continue
+        values = pd.to_numeric(frame[column].replace("", np.nan), errors="coerce")
+        bad = values.isna() & frame[column].notna() & (frame[column] != "")
+        if kinds.get(column) == "boolean":
+            words = frame[column].astype(str).str.strip().str.lower()
+            values = values.where(~bad, words.map({"true": 1.0, "yes": 1.0, "false": 0.0, "no": 0.0}))
+            bad = values.isna() & frame[column].notna() & (frame[column] != "")
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+            raise InferenceError(f"row {row}, column {column!r}: {frame[column].iloc[row - 1]!r} is "
+                                 f"not a number")
+        if model.kind == "kmeans" and values.isna().any():
+            row = int(np.flatnonzero(values.isna().to_numpy())[0]) + 1
+            raise InferenceError(f"row {row}, column {column!r}: a value is required")
+        frame[column] = values.astype(float)
+    return frame
+
+
+def _json(text: str, where: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InferenceError(f"{where}: not valid JSON ({error.msg} at line {error.lineno}, "
+                             f"column {error.colno})") from None
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _tar_has(path: Path, name: str) -> bool:
+    import tarfile
+
+    if not path.is_file():
+        return False
+    with tarfile.open(path, "r:gz") as archive:
+        return name in archive.getnames()
