@@ -1,0 +1,166 @@
+"""The local endpoint: a real HTTP server that speaks SageMaker's container and runtime APIs.
+
+* `GET /ping`, `POST /invocations`: the container contract (the default endpoint answers).
+* `POST /endpoints/{name}/invocations`: the sagemaker-runtime API path, so unchanged boto3
+  `invoke_endpoint` code reaches it with AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=http://127.0.0.1:<port>.
+
+Several named endpoints (staging, production, segments...) are served at once. `deploy` swaps what
+an endpoint serves by replacing one reference: a request in flight finishes on the model it
+started with, the next one gets the new model, and none is lost. Binds 127.0.0.1 by default.
+Every bad request gets a 4xx with a message; a failure inside a model gets SageMaker's ModelError
+shape (424); the server keeps serving either way.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from rfmkit.serving.inference import (
+    MAX_PAYLOAD_BYTES,
+    InferenceError,
+    ServedModel,
+    input_fn,
+    model_fn,
+    output_fn,
+    predict_fn,
+)
+
+DEFAULT_HOST = "127.0.0.1"
+
+
+class Endpoints:
+    """Named endpoints and the model each serves; swapping is one assignment under a lock."""
+
+    def __init__(self):
+        self._models: dict[str, tuple[ServedModel, str]] = {}
+        self._lock = threading.Lock()
+        self.default: str | None = None
+
+    def deploy(self, name: str, model_dir: str | Path | ServedModel) -> ServedModel:
+        model = model_dir if isinstance(model_dir, ServedModel) else model_fn(model_dir)
+        with self._lock:
+            self._models[name] = (model, str(model_dir) if not isinstance(model_dir, ServedModel)
+                                  else "(in memory)")
+            self.default = self.default or name
+        return model
+
+    def remove(self, name: str) -> None:
+        with self._lock:
+            self._models.pop(name, None)
+            if self.default == name:
+                self.default = next(iter(self._models), None)
+
+    def get(self, name: str) -> ServedModel:
+        entry = self._models.get(name)  # one dict read: atomic under the GIL
+        if entry is None:
+            known = ", ".join(sorted(self._models)) or "none"
+            raise InferenceError(f"Endpoint {name} not found (serving: {known})", status=400)
+        return entry[0]
+
+    def describe(self) -> list[dict]:
+        return [{"name": n, "kind": m.kind, "source": src, "columns": m.columns}
+                for n, (m, src) in sorted(self._models.items())]
+
+
+def create_app(endpoints: Endpoints) -> FastAPI:
+    app = FastAPI(title="rfmkit local endpoint", docs_url=None, redoc_url=None)
+
+    def error(status: int, error_type: str, message: str, **extra) -> Response:
+        # restJson error shape that botocore parses into ClientError(Code, Message).
+        return JSONResponse({"message": message, **extra}, status_code=status,
+                            headers={"x-amzn-ErrorType": error_type})
+
+    async def invoke(name: str | None, request: Request) -> Response:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
+            async for _ in request.stream():  # drain without keeping it, so the client reads the 413
+                pass
+            return error(413, "ValidationError", f"request body of {int(declared):,} bytes is over "
+                                                 f"the 6 MB limit; send fewer rows per request")
+        try:
+            model = endpoints.get(name or endpoints.default or "")
+            body = await request.body()
+            rows = input_fn(body, request.headers.get("content-type", ""))
+            prediction = predict_fn(rows, model)
+            text, media = output_fn(prediction, request.headers.get("accept"))
+        except InferenceError as exc:
+            return error(exc.status, "ValidationError", str(exc))
+        except Exception as exc:  # noqa: BLE001 - a model failure must not take the server down
+            return error(424, "ModelError", f"the model failed on this request: {exc}",
+                         OriginalStatusCode=500, OriginalMessage=str(exc))
+        return Response(text, media_type=media)
+
+    @app.get("/ping")
+    async def ping() -> Response:
+        ready = endpoints.default is not None
+        return Response(status_code=200 if ready else 503)
+
+    @app.post("/invocations")
+    async def invocations(request: Request) -> Response:
+        return await invoke(None, request)
+
+    @app.post("/endpoints/{name}/invocations")
+    async def runtime_invocations(name: str, request: Request) -> Response:
+        return await invoke(name, request)
+
+    @app.get("/endpoints")
+    async def listing() -> JSONResponse:
+        return JSONResponse(endpoints.describe())
+
+    return app
+
+
+class LocalEndpointServer:
+    """uvicorn in a background thread: start(), url, deploy(name, model_dir), stop()."""
+
+    def __init__(self, host: str = DEFAULT_HOST, port: int = 0):
+        self.host, self.port = host, port
+        self.endpoints = Endpoints()
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def deploy(self, name: str, model_dir: str | Path | ServedModel) -> ServedModel:
+        return self.endpoints.deploy(name, model_dir)
+
+    def start(self, timeout: float = 15.0) -> LocalEndpointServer:
+        import socket
+
+        import uvicorn
+
+        if self.port == 0:  # pick a free port now so that url is known before serving
+            with socket.socket() as probe:
+                probe.bind((self.host, 0))
+                self.port = probe.getsockname()[1]
+        config = uvicorn.Config(create_app(self.endpoints), host=self.host, port=self.port,
+                                log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="rfmkit-endpoint", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"local endpoint did not start on {self.url}")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        """Graceful: requests in flight finish, then the socket closes."""
+        if self._server is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+            self._server = None
+
+    def __enter__(self) -> LocalEndpointServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
