@@ -1,8 +1,9 @@
-"""Command line: `python -m rfmkit run|generate|params`."""
+"""Command line: `python -m rfmkit run|generate|params|serve`."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", type=Path, default=Path("data/synthetic"))
 
     sub.add_parser("params", help="list each notebook's parameters and defaults")
+
+    serve = sub.add_parser("serve", help="serve models on a local SageMaker-compatible endpoint")
+    serve.add_argument("--model", action="append", type=_parse_endpoint, required=True,
+                       metavar="NAME=PATH", help="endpoint name and model.tar.gz or folder (repeatable)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
+    serve.add_argument("--port", type=int, default=8080)
     return parser
+
+
+def _parse_endpoint(text: str) -> tuple[str, Path]:
+    name, _, path = text.partition("=")
+    if not name or not path:
+        raise argparse.ArgumentTypeError(f"--model {text!r}: expected NAME=PATH")
+    return name, Path(path).expanduser()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{table:22} {result.rows[table]:>12,} rows  {path}")
         print(f"generated in {result.seconds:.1f} s")
         return 0
+    if args.command == "serve":
+        return _serve(args)
     if args.command == "params":
         from rfmkit.runner import declared_parameters, discover
 
@@ -91,4 +107,30 @@ def _run(args: argparse.Namespace) -> int:
     except RunnerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from rfmkit.serving.server import LocalEndpointServer
+
+    server = LocalEndpointServer(host=args.host, port=args.port)
+    try:
+        for name, path in args.model:
+            model = server.deploy(name, path)
+            print(f"endpoint {name}: {model.kind} model from {path}")
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    server.start()
+    print(f"serving on {server.url} (Ctrl-C to stop); boto3 clients: "
+          f"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={server.url}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C and SIGTERM both stop gracefully
+        stop.wait()
+    server.stop()
+    print("stopped")
     return 0

@@ -110,3 +110,29 @@ def test_swaps_under_load_lose_no_request(server):
     assert not failures and len(results) == 160
     clusters = {p["closest_cluster"] for body in results for p in json.loads(body)["predictions"]}
     assert clusters <= {0, 1, 2, 3}
+
+
+def test_cli_serve_starts_answers_and_stops_on_sigterm(server, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from rfmkit.paths import PROJECT_ROOT
+
+    process = subprocess.Popen([sys.executable, "-m", "rfmkit", "serve", "--model", f"segments={server.models['k3']}",
+                                "--port", "0"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        lines = [process.stdout.readline(), process.stdout.readline()]
+        assert "endpoint segments: kmeans model" in lines[0] and "serving on http://127.0.0.1:" in lines[1]
+        url = lines[1].split("serving on ")[1].split(" ")[0]
+        assert post(url + "/endpoints/segments/invocations", GOOD)[0] == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert process.returncode == 0 and "stopped" in process.stdout.read()
+    bad = subprocess.run([sys.executable, "-m", "rfmkit", "serve", "--model", f"x={tmp_path}"],
+                         cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "neither a k-means" in bad.stderr
