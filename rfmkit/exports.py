@@ -38,5 +38,6 @@ def export_table(warehouse: Warehouse, cfg: RunConfig, table: str, *, order_by: 
 
 
 def s3_export_prefix(cfg: RunConfig, table: str) -> str:
-    prefix = f"{cfg.aws.prefix.strip('/')}/" if cfg.aws.prefix else ""
-    return f"s3://{cfg.aws.bucket}/{prefix}exports/{table}_"
+    from rfmkit.sagemaker_jobs import s3_uri
+
+    return s3_uri(cfg, "exports", f"{table}_")

@@ -73,3 +73,15 @@ def test_out_of_memory_says_which_statement_and_how_to_raise_the_limit():
                                                        r"RFMKIT_DUCKDB_MEMORY"):
             wh.execute("CREATE TABLE big AS SELECT i, CAST(i AS VARCHAR) || 'padding-padding' AS s "
                        "FROM generate_series(1, 3000000) AS t(i) ORDER BY s DESC")
+
+
+def test_run_s3_locations_keep_the_prefix_tidy():
+    from rfmkit.config import AwsSettings, RunConfig
+    from rfmkit.exports import s3_export_prefix
+    from rfmkit.sagemaker_jobs import run_folder_uri
+
+    cfg = RunConfig(backend="aws", run_dir="/tmp/runs/20261123-101500", aws=AwsSettings(bucket="b", prefix="/p/"))
+    assert s3_export_prefix(cfg, "rfm_scores") == "s3://b/p/exports/rfm_scores_"
+    assert run_folder_uri(cfg, "churn") == "s3://b/p/churn/20261123-101500"
+    cfg.aws.prefix = ""
+    assert s3_export_prefix(cfg, "t") == "s3://b/exports/t_"

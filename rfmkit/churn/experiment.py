@@ -144,11 +144,9 @@ def registry_for(cfg: RunConfig, data: ChurnData, boto_session=None):
     if cfg.backend == "local":
         return MlflowRegistry(model_name(data))
     from rfmkit.churn.registry import SageMakerRegistry
+    from rfmkit.sagemaker_jobs import boto_session_for
 
-    if boto_session is None:
-        import boto3
-
-        boto_session = boto3.Session(region_name=cfg.aws.region)
+    boto_session = boto_session_for(cfg, boto_session)
     return SageMakerRegistry(model_name(data), boto_session.client("sagemaker"))
 
 

@@ -18,8 +18,15 @@ from rfmkit.churn import artifact, training
 from rfmkit.churn.datasets import ChurnData
 from rfmkit.churn.evaluation import Costs, evaluate, importance, write_evaluation_json
 from rfmkit.churn.sagemaker_entry import DATA_FILE, LABEL
-from rfmkit.config import ConfigError, RunConfig
+from rfmkit.config import RunConfig
 from rfmkit.paths import PROJECT_ROOT
+from rfmkit.sagemaker_jobs import (
+    boto_session_for,
+    check_settings,
+    finished_job,
+    run_folder_uri,
+    trainer_session,
+)
 
 SKLEARN_VERSION = "1.9-0"  # SageMaker scikit-learn container: the same major version as the kit, so
 # the job's pickled pipeline loads here (and the kit's code runs there) unchanged
@@ -29,23 +36,12 @@ SHIM = "from rfmkit.churn.sagemaker_entry import main\n\nmain()\n"
 class SageMakerChurnTrainer:
     def __init__(self, cfg: RunConfig, *, instance_type: str = "ml.m5.large", boto_session=None,
                  max_runtime_seconds: int = 3600):
-        aws = cfg.aws
-        missing = [n for n, v in (("region", aws.region), ("bucket", aws.bucket),
-                                  ("sagemaker_role_arn", aws.sagemaker_role_arn)) if not v]
-        if missing:
-            raise ConfigError(f"backend='aws' churn training needs the AWS setting(s) {missing} "
-                              f"(from the CloudFormation stack outputs, notebook 00)")
-        if boto_session is None:
-            import boto3
-
-            boto_session = boto3.Session(region_name=aws.region)
-        from rfmkit.segmentation.sagemaker_kmeans import safe_name
-
+        check_settings(cfg, "churn training")
+        boto_session = boto_session_for(cfg, boto_session)
         self.cfg, self.session, self.instance_type = cfg, boto_session, instance_type
         self.max_runtime_seconds = max_runtime_seconds
         self.sagemaker, self.s3 = boto_session.client("sagemaker"), boto_session.client("s3")
-        prefix = f"{aws.prefix.strip('/')}/" if aws.prefix else ""
-        self.base_uri = f"s3://{aws.bucket}/{prefix}churn/{safe_name(cfg.run_dir.name)}"
+        self.base_uri = run_folder_uri(cfg, "churn")
 
     def image(self) -> str:
         from sagemaker.core import image_uris
@@ -72,7 +68,6 @@ class SageMakerChurnTrainer:
     def train(self, data: ChurnData, train_uri: str, costs: Costs, *, budget: int, folds: int,
               seed: int) -> str:
         """Run the training job; returns the model.tar.gz URI."""
-        from sagemaker.core.helper.session_helper import Session
         from sagemaker.core.training.configs import (
             Compute,
             InputData,
@@ -85,8 +80,7 @@ class SageMakerChurnTrainer:
         source = self.source_dir()
         try:
             trainer = ModelTrainer(
-                sagemaker_session=Session(boto_session=self.session, sagemaker_client=self.sagemaker,
-                                          default_bucket=self.cfg.aws.bucket),
+                sagemaker_session=trainer_session(self.cfg, self.session, self.sagemaker),
                 role=self.cfg.aws.sagemaker_role_arn,
                 training_image=self.image(),
                 source_code=SourceCode(source_dir=str(source), entry_script="train_churn.py"),
@@ -104,12 +98,7 @@ class SageMakerChurnTrainer:
                           wait=True, logs=False)
         finally:
             shutil.rmtree(source, ignore_errors=True)
-        name = trainer._latest_training_job.training_job_name  # the job ModelTrainer started
-        described = self.sagemaker.describe_training_job(TrainingJobName=name)
-        if described["TrainingJobStatus"] != "Completed":
-            raise RuntimeError(f"SageMaker training job {name} ended {described['TrainingJobStatus']}: "
-                               f"{described.get('FailureReason', 'no reason given')}")
-        return described["ModelArtifacts"]["S3ModelArtifacts"]
+        return finished_job(self.sagemaker, trainer)[1]
 
     def fit_and_evaluate(self, data: ChurnData, costs: Costs, *, budget: int = 6, folds: int = 5,
                          seed: int = 42, progress=print):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +20,15 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from rfmkit.config import ConfigError, RunConfig
+from rfmkit.config import RunConfig
+from rfmkit.sagemaker_jobs import (
+    boto_session_for,
+    check_settings,
+    finished_job,
+    run_folder_uri,
+    safe_name,
+    trainer_session,
+)
 
 ALGORITHM = "kmeans"
 CHANNEL = "train"
@@ -43,28 +50,13 @@ class SageMakerJobs:
     output_uri: str
 
 
-def safe_name(text: str, limit: int = 63) -> str:
-    """A SageMaker resource name: letters, digits and hyphens, starting with a letter or digit."""
-    name = re.sub(r"[^A-Za-z0-9-]+", "-", text).strip("-")
-    return name[:limit].rstrip("-") or "rfmkit"
-
-
 class SageMakerKMeans:
     """Train SageMaker KMeans on standardised features and batch-transform every customer."""
 
     def __init__(self, cfg: RunConfig, *, k: int, instance_type: str = "ml.m5.large",
                  boto_session=None, poll_seconds: int = 30, max_runtime_seconds: int = 3600):
-        aws = cfg.aws
-        missing = [name for name, value in (("region", aws.region), ("bucket", aws.bucket),
-                                            ("sagemaker_role_arn", aws.sagemaker_role_arn))
-                   if not value]
-        if missing:
-            raise ConfigError(f"backend='aws' k-means needs the AWS setting(s) {missing} "
-                              f"(from the CloudFormation stack outputs, notebook 00)")
-        if boto_session is None:
-            import boto3
-
-            boto_session = boto3.Session(region_name=aws.region)
+        check_settings(cfg, "k-means")
+        boto_session = boto_session_for(cfg, boto_session)
         self.cfg, self.k, self.instance_type = cfg, int(k), instance_type
         self.session, self.poll_seconds = boto_session, poll_seconds
         self.max_runtime_seconds = max_runtime_seconds
@@ -72,8 +64,7 @@ class SageMakerKMeans:
         self.s3 = boto_session.client("s3")
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         self.name = safe_name(f"rfmkit-kmeans-{stamp}")
-        prefix = f"{aws.prefix.strip('/')}/" if aws.prefix else ""
-        self.base_uri = f"s3://{aws.bucket}/{prefix}segmentation/{safe_name(cfg.run_dir.name)}"
+        self.base_uri = run_folder_uri(cfg, "segmentation")
 
     # -- steps -----------------------------------------------------------------------------
     def upload_features(self, standardised: np.ndarray) -> str:
@@ -88,7 +79,6 @@ class SageMakerKMeans:
     def train(self, train_uri: str, feature_dim: int, *, wait: bool = True) -> tuple[str, str]:
         """Run the training job; returns (job name, model.tar.gz URI)."""
         from sagemaker.core import image_uris
-        from sagemaker.core.helper.session_helper import Session
         from sagemaker.core.shapes import S3DataSource
         from sagemaker.core.training.configs import (
             Compute,
@@ -100,8 +90,7 @@ class SageMakerKMeans:
 
         region = self.cfg.aws.region
         trainer = ModelTrainer(
-            sagemaker_session=Session(boto_session=self.session, sagemaker_client=self.sagemaker,
-                                      default_bucket=self.cfg.aws.bucket),
+            sagemaker_session=trainer_session(self.cfg, self.session, self.sagemaker),
             role=self.cfg.aws.sagemaker_role_arn,
             training_image=image_uris.retrieve(ALGORITHM, region=region),
             base_job_name="rfmkit-kmeans",
@@ -116,14 +105,7 @@ class SageMakerKMeans:
         trainer.train(input_data_config=[InputData(channel_name=CHANNEL, data_source=source,
                                                    content_type=TRAIN_CONTENT_TYPE)],
                       wait=wait, logs=False)
-        job = trainer._latest_training_job  # ModelTrainer keeps the job it started
-        name = job.training_job_name
-        described = self.sagemaker.describe_training_job(TrainingJobName=name)
-        if wait and described["TrainingJobStatus"] != "Completed":
-            raise RuntimeError(f"SageMaker training job {name} ended "
-                               f"{described['TrainingJobStatus']}: "
-                               f"{described.get('FailureReason', 'no reason given')}")
-        return name, described["ModelArtifacts"]["S3ModelArtifacts"]
+        return finished_job(self.sagemaker, trainer, require_completed=wait)
 
     def create_model(self, model_artifact: str) -> str:
         from sagemaker.core import image_uris
