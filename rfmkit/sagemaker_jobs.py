@@ -62,3 +62,31 @@ def finished_job(sagemaker_client, trainer, *, require_completed: bool = True) -
         raise RuntimeError(f"SageMaker training job {name} ended {status}: "
                            f"{described.get('FailureReason', 'no reason given')}")
     return name, described["ModelArtifacts"]["S3ModelArtifacts"]
+
+
+def run_transform(sagemaker_client, *, job: str, model: str, input_uri: str, output_uri: str,
+                  instance_type: str, accept: str, max_payload_mb: int = 6,
+                  poll_seconds: int = 30) -> str:
+    """A Batch Transform of CSV lines (several records per request, output lines in input order);
+    waits for the job and returns `output_uri`, or raises with the job's failure reason."""
+    import time
+
+    sagemaker_client.create_transform_job(
+        TransformJobName=job,
+        ModelName=model,
+        BatchStrategy="MultiRecord",
+        MaxPayloadInMB=max_payload_mb,
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                        "S3Uri": input_uri}},
+                        "ContentType": "text/csv", "SplitType": "Line"},
+        TransformOutput={"S3OutputPath": output_uri, "Accept": accept, "AssembleWith": "Line"},
+        TransformResources={"InstanceType": instance_type, "InstanceCount": 1})
+    while True:
+        described = sagemaker_client.describe_transform_job(TransformJobName=job)
+        status = described["TransformJobStatus"]
+        if status == "Completed":
+            return output_uri
+        if status in ("Failed", "Stopped"):
+            raise RuntimeError(f"SageMaker transform job {job} ended {status}: "
+                               f"{described.get('FailureReason', 'no reason given')}")
+        time.sleep(poll_seconds)

@@ -164,13 +164,33 @@ class SageMakerRegistry:
         approved = self.approved(1)
         return approved[0] if approved else None
 
+    def candidate(self, scan: int = 10) -> str | None:
+        """The newest package awaiting approval that passed the quality gate."""
+        pending = self.client.list_model_packages(
+            ModelPackageGroupName=self.group, ModelApprovalStatus="PendingManualApproval",
+            SortBy="CreationTime", SortOrder="Descending", MaxResults=scan)["ModelPackageSummaryList"]
+        for package in pending:
+            described = self.client.describe_model_package(ModelPackageName=package["ModelPackageArn"])
+            if described.get("CustomerMetadataProperties", {}).get("quality_gate") == "passed":
+                return package["ModelPackageArn"]
+        return None
+
     def alias(self, alias: str) -> str | None:
-        """The MLflow-style names, read from approval states (newest approved = production)."""
+        """The MLflow-style names, read from approval states (newest approved = production,
+        newest pending package that passed the gate = candidate)."""
+        if alias == CANDIDATE:
+            return self.candidate()
         approved = self.approved(2)
         index = {PRODUCTION: 0, PREVIOUS: 1}.get(alias)
         if index is None:
-            raise ValueError(f"SageMaker registry knows {PRODUCTION!r} and {PREVIOUS!r}, not {alias!r}")
+            raise ValueError(f"SageMaker registry knows {PRODUCTION!r}, {PREVIOUS!r} and "
+                             f"{CANDIDATE!r}, not {alias!r}")
         return approved[index] if len(approved) > index else None
+
+    def model_data_url(self, package_arn: str) -> str:
+        """The model.tar.gz a package was registered with."""
+        described = self.client.describe_model_package(ModelPackageName=package_arn)
+        return described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
 
     def versions(self) -> pd.DataFrame:
         """Every package of the group with its approval status, newest first."""

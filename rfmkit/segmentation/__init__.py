@@ -6,20 +6,25 @@ sagemaker_kmeans on AWS) → profiles (labels, crosstab, stability) → writebac
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from rfmkit.config import RunConfig
 from rfmkit.segmentation.features import FeatureTransform, check_columns
 from rfmkit.segmentation.model import KMeansSegmenter, check_k
-from rfmkit.warehouse.base import Warehouse
-from rfmkit.warehouse.dialect import quote_ident
+
+if TYPE_CHECKING:  # the serving container imports rfmkit.segmentation.model without the warehouse
+    from rfmkit.warehouse.base import Warehouse
 
 SOURCE_TABLE = "rfm_scores"
 
 
 def load_customers(warehouse: Warehouse, feature_columns: list[str]) -> pd.DataFrame:
     """customer_id, segment, monetary and the feature columns of every scored customer."""
+    from rfmkit.warehouse.dialect import quote_ident
+
     if not warehouse.table_exists(SOURCE_TABLE):
         raise RuntimeError(f"table {SOURCE_TABLE} not found: run notebook 02_rfm_scoring first")
     available = list(warehouse.table_columns(SOURCE_TABLE)["name"])

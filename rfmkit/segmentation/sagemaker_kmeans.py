@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,6 +25,7 @@ from rfmkit.sagemaker_jobs import (
     check_settings,
     finished_job,
     run_folder_uri,
+    run_transform,
     safe_name,
     trainer_session,
 )
@@ -119,31 +119,10 @@ class SageMakerKMeans:
 
     def transform(self, model_name: str, input_uri: str) -> str:
         """Batch Transform of the features file; waits and returns the output prefix."""
-        output_uri = f"{self.base_uri}/transform"
-        self.sagemaker.create_transform_job(
-            TransformJobName=self.name,
-            ModelName=model_name,
-            BatchStrategy="MultiRecord",
-            MaxPayloadInMB=MAX_PAYLOAD_MB,
-            TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                            "S3Uri": input_uri}},
-                            "ContentType": "text/csv", "SplitType": "Line"},
-            TransformOutput={"S3OutputPath": output_uri, "Accept": TRANSFORM_ACCEPT,
-                             "AssembleWith": "Line"},
-            TransformResources={"InstanceType": self.instance_type, "InstanceCount": 1})
-        self.wait_for_transform(self.name)
-        return output_uri
-
-    def wait_for_transform(self, job: str) -> None:
-        while True:
-            described = self.sagemaker.describe_transform_job(TransformJobName=job)
-            status = described["TransformJobStatus"]
-            if status == "Completed":
-                return
-            if status in ("Failed", "Stopped"):
-                raise RuntimeError(f"SageMaker transform job {job} ended {status}: "
-                                   f"{described.get('FailureReason', 'no reason given')}")
-            time.sleep(self.poll_seconds)
+        return run_transform(self.sagemaker, job=self.name, model=model_name, input_uri=input_uri,
+                             output_uri=f"{self.base_uri}/transform", instance_type=self.instance_type,
+                             accept=TRANSFORM_ACCEPT, max_payload_mb=MAX_PAYLOAD_MB,
+                             poll_seconds=self.poll_seconds)
 
     def read_predictions(self, output_uri: str, input_name: str = "features.csv") -> pd.DataFrame:
         """The transform's output file (`<input>.out`), JSON lines in input order."""

@@ -1,10 +1,14 @@
-"""Deployment from the registry to the local endpoint: only the approved version is production.
+"""Deployment from the registry: only the approved version is production.
 
-The registry decides, the endpoint follows: `sync` serves the version behind the `production`
-alias on the `production` endpoint and the `candidate` on `staging`. Promotion and rollback change
-the registry first and then sync; the endpoint swaps models without a restart, so requests keep
-being answered throughout. The served file is the run's `sagemaker/model.tar.gz` artifact, the
-same archive a SageMaker endpoint would load.
+The registry decides, the endpoints follow: `sync` serves the version behind the `production`
+alias on the production endpoint and the `candidate` on staging. Promotion and rollback change the
+registry first and then sync.
+
+* Local (`LocalDeployer`): the local endpoint swaps models without a restart, so requests keep
+  being answered throughout. The served file is the run's `sagemaker/model.tar.gz` artifact.
+* AWS (`SageMakerDeployer`): the package's model.tar.gz on a SageMaker endpoint (scikit-learn
+  container, rfmkit's inference module); an existing endpoint is updated to a new config, which
+  SageMaker switches over without downtime.
 """
 
 from __future__ import annotations
@@ -12,11 +16,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from rfmkit.churn.registry import CANDIDATE, PRODUCTION, MlflowRegistry
+from rfmkit.sagemaker_jobs import safe_name
 from rfmkit.serving.inference import model_fn
 from rfmkit.serving.server import LocalEndpointServer
 
 ARTIFACT = "sagemaker/model.tar.gz"
-ENDPOINT_FOR_ALIAS = {PRODUCTION: "production", CANDIDATE: "staging"}
+STAGES = {PRODUCTION: "production", CANDIDATE: "staging"}
+
+
+def stage_endpoints(model_name: str | None = None) -> dict[str, str]:
+    """Registry alias → endpoint name. With a model name the names are valid SageMaker endpoint
+    names (`rfmkit-churn-contact-center-production`), used alike on both backends."""
+    if model_name is None:
+        return dict(STAGES)
+    return {alias: safe_name(f"{model_name}-{stage}") for alias, stage in STAGES.items()}
 
 
 def registered_artifact(registry: MlflowRegistry, version: str) -> Path:
@@ -27,23 +40,21 @@ def registered_artifact(registry: MlflowRegistry, version: str) -> Path:
     return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=ARTIFACT))
 
 
-class LocalDeployer:
-    def __init__(self, server: LocalEndpointServer, registry: MlflowRegistry):
-        self.server, self.registry = server, registry
+class _RegistryDeployer:
+    """What both backends share: the registry's aliases decide what each endpoint serves."""
+
+    registry = None
+    endpoints: dict[str, str] = {}
 
     def sync(self) -> dict[str, str | None]:
         """Serve what the registry says; returns endpoint → registered version (None: not served)."""
         served: dict[str, str | None] = {}
-        for alias, endpoint in ENDPOINT_FOR_ALIAS.items():
+        for alias, endpoint in self.endpoints.items():
             version = self.registry.alias(alias)
-            current = self._served_version(endpoint)
             if version is None:
-                self.server.endpoints.remove(endpoint)
-            elif version != current:
-                model = model_fn(registered_artifact(self.registry, version))
-                model.metadata = {**model.metadata, "registry_version": version,
-                                  "registered_model": self.registry.name}
-                self.server.deploy(endpoint, model)
+                self._remove(endpoint)
+            elif not self._serves(endpoint, version):
+                self._serve(endpoint, version)
             served[endpoint] = version
         return served
 
@@ -55,8 +66,61 @@ class LocalDeployer:
         self.registry.rollback()
         return self.sync()
 
-    def _served_version(self, endpoint: str) -> str | None:
+    def teardown(self) -> None:
+        for endpoint in self.endpoints.values():
+            self._remove(endpoint)
+
+    def _serves(self, endpoint: str, version: str) -> bool:
+        raise NotImplementedError
+
+    def _serve(self, endpoint: str, version: str) -> None:
+        raise NotImplementedError
+
+    def _remove(self, endpoint: str) -> None:
+        raise NotImplementedError
+
+
+class LocalDeployer(_RegistryDeployer):
+    def __init__(self, server: LocalEndpointServer, registry: MlflowRegistry,
+                 endpoints: dict[str, str] | None = None):
+        self.server, self.registry = server, registry
+        self.endpoints = endpoints or stage_endpoints()
+
+    def _serves(self, endpoint: str, version: str) -> bool:
         try:
-            return self.server.endpoints.get(endpoint).metadata.get("registry_version")
+            return self.server.endpoints.get(endpoint).metadata.get("registry_version") == version
         except ValueError:
-            return None
+            return False
+
+    def _serve(self, endpoint: str, version: str) -> None:
+        model = model_fn(registered_artifact(self.registry, version))
+        model.metadata = {**model.metadata, "registry_version": version,
+                          "registered_model": self.registry.name}
+        self.server.deploy(endpoint, model)
+
+    def _remove(self, endpoint: str) -> None:
+        self.server.endpoints.remove(endpoint)
+
+
+class SageMakerDeployer(_RegistryDeployer):
+    """Endpoints that follow a SageMaker model package group (approved = production)."""
+
+    def __init__(self, serving, registry, endpoints: dict[str, str] | None = None):
+        self.serving, self.registry = serving, registry  # SageMakerServing, SageMakerRegistry
+        self.endpoints = endpoints or stage_endpoints(registry.group)
+
+    def _serves(self, endpoint: str, version: str) -> bool:
+        found = self.serving.find(endpoint)
+        if found is None:
+            return False
+        config = self.serving.sagemaker.describe_endpoint_config(
+            EndpointConfigName=found.endpoint_config_name)
+        model = self.serving.sagemaker.describe_model(
+            ModelName=config["ProductionVariants"][0]["ModelName"])
+        return model["PrimaryContainer"].get("ModelDataUrl") == self.registry.model_data_url(version)
+
+    def _serve(self, endpoint: str, version: str) -> None:
+        self.serving.deploy(endpoint, self.registry.model_data_url(version))
+
+    def _remove(self, endpoint: str) -> None:
+        self.serving.delete(endpoint)
