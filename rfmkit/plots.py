@@ -277,3 +277,40 @@ def churn_by_segment(table: pd.DataFrame):
     axes[1].set(title="Revenue at risk (spend × churn probability)", xlabel="revenue")
     fig.tight_layout()
     return fig
+
+
+def score_distribution(rows: pd.DataFrame, threshold: float | None = None):
+    """Churn probability per named segment (box plots, riskiest median on top) and each
+    segment's share of customers flagged for retention.
+
+    rows: one per customer with segment, churn_probability and churn_label (customer_scores).
+    """
+    order = rows.groupby("segment")["churn_probability"].median().sort_values().index.tolist()
+    groups = [rows.loc[rows["segment"] == s, "churn_probability"].to_numpy() for s in order]
+    flagged = rows.groupby("segment")["churn_label"].mean().reindex(order)
+    fig, axes = plt.subplots(1, 2, figsize=(14, 0.45 * len(order) + 1.8), sharey=True,
+                             gridspec_kw={"width_ratios": [3, 1]})
+    axes[0].boxplot(groups, vert=False, showfliers=False, widths=0.6)
+    axes[0].set_yticks(range(1, len(order) + 1), order)
+    if threshold is not None:
+        axes[0].axvline(threshold, color="#C44E52", linestyle="--", label=f"threshold {threshold:.2f}")
+        axes[0].legend(loc="lower right")
+    axes[0].set(title="Predicted churn probability by segment", xlabel="probability", xlim=(0, 1))
+    axes[1].barh(range(1, len(order) + 1), flagged.to_numpy(), color="#DD8452")
+    axes[1].set(title="Share flagged for retention", xlabel="share", xlim=(0, 1))
+    fig.tight_layout()
+    return fig
+
+
+def latency(milliseconds: np.ndarray, title: str):
+    """Histogram of request latencies with p50 and p99 marked."""
+    p50, p99 = np.percentile(milliseconds, [50, 99])
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    ax.hist(milliseconds, bins=40, color="#4C72B0")
+    for value, name in ((p50, "p50"), (p99, "p99")):
+        ax.axvline(value, color="#C44E52", linestyle="--")
+        ax.annotate(f"{name} {value:.1f} ms", (value, ax.get_ylim()[1] * 0.9), rotation=90,
+                    ha="right", va="top")
+    ax.set(title=title, xlabel="milliseconds", ylabel="requests")
+    fig.tight_layout()
+    return fig

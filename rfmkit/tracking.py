@@ -9,6 +9,7 @@ server, SageMaker managed MLflow).
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from rfmkit.config import RunConfig
@@ -26,14 +27,24 @@ def tracking_uri(cfg: RunConfig, override: str = "") -> str:
     return override or f"sqlite:///{workspace(cfg) / DB_NAME}"
 
 
+def use_store(cfg: RunConfig, override_uri: str = "") -> str:
+    """Point MLflow (runs and registry) at the workspace store; returns the URI."""
+    import mlflow
+
+    # Alembic logs every schema migration at INFO when the SQLite store is first created, and
+    # every artifact download draws a progress bar: both are noise in a notebook.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    uri = tracking_uri(cfg, override_uri)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
 def use_experiment(cfg: RunConfig, name: str, override_uri: str = "") -> str:
     """Point MLflow at the workspace store and select (or create) `name`; returns the URI."""
     import mlflow
 
-    # Alembic logs every schema migration at INFO when the SQLite store is first created.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    uri = tracking_uri(cfg, override_uri)
-    mlflow.set_tracking_uri(uri)
+    uri = use_store(cfg, override_uri)
     if mlflow.get_experiment_by_name(name) is None:
         location = None
         if uri.startswith("sqlite:///"):  # keep artifacts beside the database, not in ./mlruns

@@ -81,8 +81,25 @@ def test_run_all_notebooks_with_smoke_parameters(tmp_path):
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    production = mlflow.MlflowClient().get_model_version_by_alias("rfmkit-churn-contact_center", "production")
-    assert str(production.version) == "1"
+    client = mlflow.MlflowClient()
+    # notebook 05: the challenger was staged, promoted and rolled back: production is still version 1
+    assert str(client.get_model_version_by_alias("rfmkit-churn-contact_center", "production").version) == "1"
+    assert str(client.get_model_version_by_alias("rfmkit-churn-contact_center", "candidate").version) == "2"
+    serve_book = nbformat.read(run_dir / "notebooks" / "05_deploy_endpoint.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in serve_book.cells if c.cell_type == "code" for o in c.outputs)
+    assert "production: version 1 → promote → 2 → rollback → 1" in printed and ", 0 failed" in printed
+    assert "accepted?!" not in printed and printed.count("ValidationError") == 3
+    # every customer scored once, written back and exported; the approval flag tells the truth
+    assert summary["tables"]["customer_scores"] == scored
+    scores = pd.read_csv(run_dir / "exports" / "customer_scores_000.csv")
+    assert len(scores) == scored and scores["customer_id"].is_unique
+    assert scores["churn_probability"].between(0, 1).all() and scores["cluster"].notna().all()
+    try:
+        approved = client.get_model_version_by_alias("rfmkit-churn-transactions", "production") is not None
+    except mlflow.exceptions.MlflowException:
+        approved = False
+    assert set(scores["churn_model_approved"]) == {approved}
+    assert {"05_latency.png", "05_scores_by_segment.png"} <= {p.name for p in (run_dir / "figures").glob("05_*")}
 
 
 @pytest.mark.notebooks

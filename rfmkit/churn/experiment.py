@@ -89,16 +89,18 @@ def model_folder(cfg: RunConfig, data: ChurnData) -> Path:
 
 
 def fit_and_evaluate(data: ChurnData, cfg: RunConfig, costs: Costs, *, budget: int = 6,
-                     folds: int = 5, seed: int = 42, progress=print) -> Outcome:
-    """Train locally (backend local) or on SageMaker (backend aws); same Outcome either way."""
+                     folds: int = 5, seed: int = 42, progress=print, folder: Path | None = None
+                     ) -> Outcome:
+    """Train locally (backend local) or on SageMaker (backend aws); same Outcome either way.
+    Files go to `folder` (default: the run's models/churn-<data>)."""
     if cfg.backend == "aws":
         from rfmkit.churn.sagemaker_training import SageMakerChurnTrainer
 
         return SageMakerChurnTrainer(cfg).fit_and_evaluate(data, costs, budget=budget, folds=folds,
-                                                           seed=seed, progress=progress)
+                                                           seed=seed, progress=progress, folder=folder)
     outcome = train_and_evaluate(data, costs, budget=budget, folds=folds, seed=seed,
                                  progress=progress)
-    return save(outcome, model_folder(cfg, data))
+    return save(outcome, folder or model_folder(cfg, data))
 
 
 def log_and_register(outcome: Outcome, cfg: RunConfig, *, min_auc: float, seed: int,
@@ -139,15 +141,20 @@ def log_and_register(outcome: Outcome, cfg: RunConfig, *, min_auc: float, seed: 
     return outcome
 
 
-def registry_for(cfg: RunConfig, data: ChurnData, boto_session=None):
-    """The backend's registry: the workspace's MLflow registry, or a SageMaker package group."""
+def registry_for(cfg: RunConfig, data: ChurnData | str, boto_session=None, tracking_uri: str = ""):
+    """The backend's registry for a data set (or its name): the workspace's MLflow registry, or a
+    SageMaker package group."""
+    name = model_name(data) if isinstance(data, ChurnData) else f"rfmkit-churn-{data}"
     if cfg.backend == "local":
-        return MlflowRegistry(model_name(data))
+        from rfmkit import tracking
+
+        tracking.use_store(cfg, tracking_uri)
+        return MlflowRegistry(name)
     from rfmkit.churn.registry import SageMakerRegistry
     from rfmkit.sagemaker_jobs import boto_session_for
 
     boto_session = boto_session_for(cfg, boto_session)
-    return SageMakerRegistry(model_name(data), boto_session.client("sagemaker"))
+    return SageMakerRegistry(name, boto_session.client("sagemaker"))
 
 
 def register_on_sagemaker(outcome: Outcome, cfg: RunConfig, min_auc: float, boto_session=None

@@ -106,7 +106,10 @@ class SageMakerRegistry:
     broken in 3.27)."""
 
     def __init__(self, group: str, client):
-        self.group, self.client = group, client
+        from rfmkit.sagemaker_jobs import safe_name
+
+        # group names allow letters, digits and hyphens only (rfmkit-churn-contact_center is not one)
+        self.group, self.client = safe_name(group), client
 
     def ensure_group(self) -> None:
         from botocore.exceptions import ClientError

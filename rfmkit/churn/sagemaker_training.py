@@ -101,7 +101,7 @@ class SageMakerChurnTrainer:
         return finished_job(self.sagemaker, trainer)[1]
 
     def fit_and_evaluate(self, data: ChurnData, costs: Costs, *, budget: int = 6, folds: int = 5,
-                         seed: int = 42, progress=print):
+                         seed: int = 42, progress=print, folder: Path | None = None):
         from rfmkit.churn.experiment import Outcome, model_folder
 
         parts = training.split(data, seed=seed)  # the same seeded split as the container's
@@ -109,7 +109,7 @@ class SageMakerChurnTrainer:
         progress(f"uploaded {len(data.label):,} rows to {train_uri}; training on SageMaker "
                  f"(several minutes)")
         model_uri = self.train(data, train_uri, costs, budget=budget, folds=folds, seed=seed)
-        folder = model_folder(self.cfg, data)
+        folder = folder or model_folder(self.cfg, data)
         folder.mkdir(parents=True, exist_ok=True)
         local = folder / artifact.ARTIFACT_NAME
         bucket, key = model_uri[5:].split("/", 1)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from rfmkit.config import RunConfig
-from rfmkit.exports import export_table
+from rfmkit.marts import write_mart
 from rfmkit.warehouse.base import Warehouse
 from rfmkit.warehouse.loading import LoadReport
 
@@ -31,13 +31,4 @@ def customer_segments(customer_ids: pd.Series, assignments: pd.DataFrame, labels
 def write_customer_segments(warehouse: Warehouse, cfg: RunConfig, rows: pd.DataFrame
                             ) -> tuple[LoadReport, list[Path]]:
     """(Re)create the table, COPY the rows in, check nothing was lost, export to CSV."""
-    folder = cfg.run_dir / "segmentation"
-    folder.mkdir(parents=True, exist_ok=True)
-    staged = folder / f"{TABLE}.csv"
-    rows.sort_values("customer_id").to_csv(staged, index=False)
-    warehouse.run_file(DDL)
-    report = warehouse.load_csv(TABLE, staged, max_errors=0)
-    if report.rows_loaded != len(rows):
-        raise RuntimeError(f"{TABLE}: {len(rows):,} rows written but {report.rows_loaded:,} "
-                           f"loaded; see load_rejects")
-    return report, export_table(warehouse, cfg, TABLE, order_by="customer_id")
+    return write_mart(warehouse, cfg, TABLE, DDL, rows, area="segmentation")

@@ -122,6 +122,28 @@ def output_fn(prediction: pd.DataFrame, accept: str | None) -> tuple[str, str]:
 def to_frame(rows: list, model: ServedModel) -> pd.DataFrame:
     """Rows as the model's input frame, with every value checked: row and column named on error."""
     columns, kinds = model.columns, model.metadata.get("kinds", {})
+    grid = np.empty((len(rows), len(columns)), dtype=object)
+    grid[:] = _records(rows, columns)
+    numeric = [i for i, c in enumerate(columns) if kinds.get(c) != "categorical"]
+    try:  # fast path: every value parses as a number (what well-formed requests send)
+        values = grid[:, numeric].astype(float)
+        fast = not (model.kind == "kmeans" and np.isnan(values).any())
+    except (TypeError, ValueError):
+        fast = False
+    if not fast:  # blanks, yes/no words or a bad value: column by column, naming the first bad cell
+        values = np.column_stack([_numbers(pd.Series(grid[:, i]), columns[i], kinds.get(columns[i]),
+                                           model.kind) for i in numeric]) if numeric else None
+    data = {}
+    for i, column in enumerate(columns):
+        if i in numeric:
+            data[column] = values[:, numeric.index(i)]
+        else:  # categorical: a blank is a missing category
+            data[column] = np.array([np.nan if v is None or v == "" else v for v in grid[:, i]],
+                                    dtype=object)
+    return pd.DataFrame(data, columns=columns)
+
+
+def _records(rows: list, columns: list[str]) -> list[list]:
     records = []
     for n, row in enumerate(rows, 1):
         if isinstance(row, dict):
@@ -136,27 +158,25 @@ def to_frame(rows: list, model: ServedModel) -> pd.DataFrame:
             raise InferenceError(f"row {n}: {len(row)} value(s), the model needs {len(columns)} "
                                  f"({', '.join(columns)})")
         records.append(row)
-    frame = pd.DataFrame(records, columns=columns)
-    for column in columns:
-        if kinds.get(column) == "categorical":
-            frame[column] = frame[column].astype(object).where(frame[column].notna(), np.nan)
-            frame[column] = frame[column].replace("", np.nan)
-            continue
-        values = pd.to_numeric(frame[column].replace("", np.nan), errors="coerce")
-        bad = values.isna() & frame[column].notna() & (frame[column] != "")
-        if kinds.get(column) == "boolean":
-            words = frame[column].astype(str).str.strip().str.lower()
-            values = values.where(~bad, words.map({"true": 1.0, "yes": 1.0, "false": 0.0, "no": 0.0}))
-            bad = values.isna() & frame[column].notna() & (frame[column] != "")
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
-            raise InferenceError(f"row {row}, column {column!r}: {frame[column].iloc[row - 1]!r} is "
-                                 f"not a number")
-        if model.kind == "kmeans" and values.isna().any():
-            row = int(np.flatnonzero(values.isna().to_numpy())[0]) + 1
-            raise InferenceError(f"row {row}, column {column!r}: a value is required")
-        frame[column] = values.astype(float)
-    return frame
+    return records
+
+
+def _numbers(values: pd.Series, column: str, kind: str | None, model_kind: str) -> np.ndarray:
+    """One column as floats (blank = missing; yes/no/true/false for boolean columns)."""
+    blank = values.isna() | (values == "")
+    numbers = pd.to_numeric(values.where(~blank, np.nan), errors="coerce")
+    if kind == "boolean":
+        words = values.astype(str).str.strip().str.lower()
+        numbers = numbers.where(numbers.notna(), words.map({"true": 1.0, "yes": 1.0, "false": 0.0,
+                                                            "no": 0.0}))
+    bad = numbers.isna() & ~blank
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+        raise InferenceError(f"row {row}, column {column!r}: {values.iloc[row - 1]!r} is not a number")
+    if model_kind == "kmeans" and numbers.isna().any():
+        row = int(np.flatnonzero(numbers.isna().to_numpy())[0]) + 1
+        raise InferenceError(f"row {row}, column {column!r}: a value is required")
+    return numbers.astype(float).to_numpy()
 
 
 def _json(text: str, where: str):

@@ -1,0 +1,106 @@
+"""customer_scores: the version that scores, row accounting, idempotent write-back, and the batch
+routes (in process, through the local endpoint with boto3) giving the same scores."""
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rfmkit.churn import artifact, training
+from rfmkit.churn.datasets import contact_center
+from rfmkit.config import ConfigError, RunConfig
+from rfmkit.serving import backends, scores
+from rfmkit.serving.inference import model_fn
+from rfmkit.warehouse.duckdb import DuckDBWarehouse
+
+
+class Registry:
+    """The two calls choose_version makes, with a chosen state (MLflow's are tested elsewhere)."""
+
+    def __init__(self, production, versions):
+        self.name, self._production, self._versions = "rfmkit-churn-transactions", production, versions
+
+    def alias(self, alias):
+        return self._production if alias == "production" else None
+
+    def versions(self):
+        return pd.DataFrame(self._versions)
+
+
+def test_production_scores_else_the_newest_marked_unapproved_or_refused():
+    newest = [{"version": 3, "quality_gate": "failed"}, {"version": 2, "quality_gate": "failed"}]
+    chosen = scores.choose_version(Registry("2", newest), require_approved=True)
+    assert (chosen.version, chosen.approved) == ("2", True)
+    chosen = scores.choose_version(Registry(None, newest), require_approved=False)
+    assert (chosen.version, chosen.approved) == ("3", False) and "NOT approved" in chosen.note
+    with pytest.raises(scores.ScoringError, match="no approved .* require_approved=False"):
+        scores.choose_version(Registry(None, newest), require_approved=True)
+    with pytest.raises(scores.ScoringError, match="no registered version: run notebook 04"):
+        scores.choose_version(Registry(None, []), require_approved=False)
+
+
+@pytest.fixture
+def scored_warehouse():
+    wh = DuckDBWarehouse(":memory:")
+    wh.run_file("000_load_audit.sql")
+    wh.execute("CREATE TABLE rfm_scores (customer_id VARCHAR(256), segment VARCHAR(64), "
+               "recency_days INTEGER, frequency INTEGER, monetary DECIMAL(18,2))")
+    wh.execute_native("INSERT INTO rfm_scores VALUES ('c1', 'Champions', 5, 4, 400.00), "
+                      "('c2', 'Lost', 500, 1, 20.00), ('c3', 'Lost', 450, 1, 35.50)")
+    yield wh
+    wh.close()
+
+
+def churn_frame(ids, probabilities):
+    return pd.DataFrame({"customer_id": ids, "churn_probability": probabilities,
+                         "churn_label": [int(p >= 0.5) for p in probabilities]})
+
+
+def test_every_customer_once_with_segment_and_revenue_at_risk_written_idempotently(scored_warehouse, tmp_path):
+    chosen = scores.ScoringVersion("rfmkit-churn-transactions", "4", False, "note")
+    rows = scores.customer_scores(scored_warehouse, churn_frame(["c3", "c1", "c2"], [0.9, 0.1, 0.8]), chosen,
+                                  date(2018, 10, 18))
+    assert list(rows["customer_id"]) == ["c1", "c2", "c3"] and rows["cluster"].isna().all()  # no notebook 03
+    assert rows.set_index("customer_id").loc["c3", "revenue_at_risk"] == pytest.approx(31.95)
+    cfg = RunConfig(run_dir=tmp_path / "run")
+    for _ in range(2):  # a re-run replaces the table, it does not append
+        report, exported = scores.write_customer_scores(scored_warehouse, cfg, rows)
+    assert report.rows_loaded == 3 and scored_warehouse.row_count("customer_scores") == 3
+    table = scored_warehouse.query("SELECT * FROM customer_scores ORDER BY customer_id")
+    assert list(table["segment"]) == ["Champions", "Lost", "Lost"] and not table["churn_model_approved"].any()
+    assert list(table["churn_model_version"]) == ["4"] * 3
+    assert len(pd.read_csv(exported[0])) == 3
+    summary = scores.distribution_by_segment(rows)
+    assert summary.iloc[0]["segment"] == "Lost" and summary.iloc[0]["flagged"] == 2
+
+
+def test_a_customer_without_a_score_is_an_error_not_a_gap(scored_warehouse):
+    chosen = scores.ScoringVersion("m", "1", True, "note")
+    with pytest.raises(scores.ScoringError, match="1 of 3 customers got no churn score .*c2"):
+        scores.customer_scores(scored_warehouse, churn_frame(["c1", "c3"], [0.1, 0.2]), chosen, date(2018, 1, 1))
+
+
+def test_batch_routes_agree_and_a_wrong_route_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "")  # runtime_client sets it; restored after
+    data = contact_center()
+    parts = training.split(data, seed=5)
+    pipeline = training.tune("logistic_regression", data, parts, budget=1, folds=3, seed=5).pipeline
+    path = artifact.save(pipeline, {"columns": list(parts.x_train.columns), "kinds": data.kinds,
+                                    "threshold": 0.3}, tmp_path / "m")
+    model = model_fn(path)
+    frame = parts.x_test.head(400)
+    cfg = RunConfig(run_dir=tmp_path / "run")
+    server = backends.start(cfg)
+    try:
+        runtime = backends.runtime_client(cfg, server)
+        local = backends.batch_score(cfg, frame, model, str(path), via="auto", serving=server, progress=False)
+        remote = backends.batch_score(cfg, frame, model, str(path), via="endpoint", serving=server,
+                                      runtime=runtime, progress=False)
+        assert "rfmkit-batch-scoring" not in [e["name"] for e in server.endpoints.describe()]  # removed after
+        with pytest.raises(ConfigError, match="batch_via='transform' is not available with backend='local'"):
+            backends.batch_score(cfg, frame, model, str(path), via="transform", serving=server)
+    finally:
+        backends.shutdown(cfg, server, [])
+    np.testing.assert_allclose(local["churn_probability"], remote["churn_probability"])
+    assert list(local["churn_label"]) == list((pipeline.predict_proba(frame)[:, 1] >= 0.3).astype(int))
