@@ -1,6 +1,6 @@
 """Run the benchmarks and write docs/PERFORMANCE.md's generated sections.
 
-Usage: python -m bench [--suite all|generate|rfm|kmeans] [--payment-rows 10000000]
+Usage: python -m bench [--suite all|generate|rfm|kmeans|serving] [--payment-rows 10000000]
                        [--rfm-rows 1000000,10000000,100000000]
                        [--kmeans-customers 100000,1000000,10000000] [--repeat 3]
 Each case runs in a fresh Python process that reports its wall time and peak RSS (ru_maxrss).
@@ -53,12 +53,15 @@ def measure(kind: str, rows: int, folder: str) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--suite", choices=("all", "generate", "rfm", "kmeans"), default="all")
+    parser.add_argument("--suite", choices=("all", "generate", "rfm", "kmeans", "serving"), default="all")
     parser.add_argument("--payment-rows", type=int, default=10_000_000)
     parser.add_argument("--rfm-rows", default="1000000,10000000,100000000",
                         help="comma-separated payment-row counts for the RFM benchmark")
     parser.add_argument("--kmeans-customers", default="100000,1000000,10000000",
                         help="comma-separated customer counts for the k-means benchmark")
+    parser.add_argument("--serving-rate", type=float, default=200.0,
+                        help="requests per second of the steady single-row load")
+    parser.add_argument("--batch-customers", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs per case (median reported)")
     parser.add_argument("--pandas-max-rows", type=int, default=30_000_000,
                         help="skip the pandas baseline above this size (it would exceed memory)")
@@ -74,6 +77,10 @@ def main() -> int:
         from bench import kmeans_bench
 
         kmeans_bench.run([int(x) for x in args.kmeans_customers.split(",") if x], repeat=args.repeat)
+    if args.suite in ("all", "serving"):
+        from bench import serving_bench
+
+        serving_bench.run(rate=args.serving_rate, batch_customers=args.batch_customers)
     return 0
 
 

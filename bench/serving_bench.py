@@ -1,0 +1,261 @@
+"""Serving benchmark: the local endpoint (`python -m rfmkit serve`, its own process) under a load
+generator on loopback, against the in-process predict in the same run; and batch scoring of
+100k customers in process, through the endpoint, and the bare-model baseline.
+
+Latency is measured open-loop: request i is due at t0 + i/rate and its latency runs from that due
+time to the answer, so a slow server cannot hide queueing by slowing the generator down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.report import machine, write_section
+
+ROOT = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- bench:serving:begin -->", "<!-- bench:serving:end -->"
+CSV = "text/csv"
+
+
+# -- models -----------------------------------------------------------------------------------
+def build_models(folder: Path) -> dict[str, tuple[Path, pd.DataFrame]]:
+    """The two kit models as the notebooks save them, with rows each one accepts."""
+    from rfmkit.churn import artifact, training
+    from rfmkit.churn.datasets import contact_center
+    from rfmkit.segmentation.features import FeatureTransform
+    from rfmkit.segmentation.model import KMeansSegmenter
+
+    data = contact_center()
+    parts = training.split(data, seed=42)
+    churn = training.tune("gradient_boosting", data, parts, budget=2, folds=3, seed=42).pipeline
+    churn_path = artifact.save(churn, {"columns": list(parts.x_train.columns), "kinds": data.kinds,
+                                       "threshold": 0.5}, folder / "churn")
+    rng = np.random.default_rng(42)
+    rfm = pd.DataFrame({"recency_days": rng.integers(1, 700, 100_000),
+                        "frequency": rng.geometric(0.8, 100_000),
+                        "monetary": rng.lognormal(4.5, 0.9, 100_000).round(2)})
+    features = FeatureTransform(list(rfm.columns))
+    kmeans = KMeansSegmenter(k=5, seed=42, features=features).fit(features.fit_transform(rfm))
+    kmeans_path = kmeans.save(folder / "kmeans")
+    return {"churn": (churn_path, data.features[list(parts.x_train.columns)]),
+            "segments": (kmeans_path, rfm)}
+
+
+def resample(rows: pd.DataFrame, n: int, seed: int = 42) -> pd.DataFrame:
+    return rows.sample(n, replace=True, random_state=seed).reset_index(drop=True)
+
+
+# -- the server ---------------------------------------------------------------------------------
+def start_server(models: dict[str, tuple[Path, pd.DataFrame]]) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "rfmkit", "serve", "--port", str(port)]
+    for name, (path, _) in models.items():
+        command += ["--model", f"{name}={path}"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"server did not start: {process.stderr.read().decode()[-2000:]}")
+
+
+# -- load generation ----------------------------------------------------------------------------
+async def _steady(url: str, body: bytes, rate: float, seconds: float
+                  ) -> tuple[np.ndarray, np.ndarray, int]:
+    import httpx
+
+    total = int(rate * seconds)
+    latencies, lags, errors = np.full(total, np.nan), np.full(total, np.nan), 0
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=64), timeout=30) as client:
+        async def one(i: int, due: float) -> None:
+            nonlocal errors
+            lags[i] = (time.perf_counter() - due) * 1000  # the generator's own delay
+            response = await client.post(url, content=body, headers={"Content-Type": CSV})
+            latencies[i] = (time.perf_counter() - due) * 1000
+            errors += response.status_code != 200
+
+        for _ in range(20):  # warm the connections
+            await client.post(url, content=body, headers={"Content-Type": CSV})
+        start, tasks = time.perf_counter(), []
+        for i in range(total):
+            due = start + i / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(i, due)))
+        await asyncio.gather(*tasks)
+    return latencies, lags, errors
+
+
+async def _closed(url: str, body: bytes, concurrency: int, seconds: float) -> tuple[int, int]:
+    import httpx
+
+    done, errors = 0, 0
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency), timeout=30) as client:
+        stop = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal done, errors
+            while time.perf_counter() < stop:
+                response = await client.post(url, content=body, headers={"Content-Type": CSV})
+                done += 1
+                errors += response.status_code != 200
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done, errors
+
+
+def percentiles(milliseconds: np.ndarray) -> dict[str, float]:
+    return {"p50": float(np.percentile(milliseconds, 50)), "p99": float(np.percentile(milliseconds, 99)),
+            "max": float(np.max(milliseconds)), "requests": int(len(milliseconds))}
+
+
+def median_ms(action, repeat: int = 20) -> float:
+    action()
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
+# -- the run ------------------------------------------------------------------------------------
+def run(*, rate: float = 200.0, seconds: float = 10.0, batch_customers: int = 100_000) -> dict:
+    import os
+
+    import boto3
+
+    results: dict = {"seconds": seconds, "models": {}, "batch": {"customers": batch_customers}}
+    with tempfile.TemporaryDirectory(prefix="rfmkit-serving-bench-") as folder:
+        models = build_models(Path(folder))
+        process, url = start_server(models)
+        os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = url
+        runtime = boto3.Session(region_name="us-east-1", aws_access_key_id="local",
+                                aws_secret_access_key="local").client("sagemaker-runtime")
+        try:
+            for name, (path, rows) in models.items():
+                results["models"][name] = measure_model(f"{url}/endpoints/{name}/invocations", path, rows,
+                                                        rate=rate, seconds=seconds)
+                results["batch"][name] = batch_one(name, path, resample(rows, batch_customers), runtime)
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+    write_report(results)
+    return results
+
+
+def measure_model(endpoint: str, path: Path, rows: pd.DataFrame, *, rate: float, seconds: float) -> dict:
+    """Sequential and steady-rate single-row latency, closed-loop throughput, and a 1,000-row CSV
+    over HTTP against the same contract called in process."""
+    import httpx
+
+    from rfmkit.serving.batch import csv_body
+    from rfmkit.serving.inference import input_fn, model_fn, output_fn, predict_fn
+
+    single, thousand = csv_body(rows.head(1)), csv_body(resample(rows, 1000))
+    loaded = model_fn(path)
+    measured: dict = {"errors": 0}
+    with httpx.Client(timeout=30) as client:
+        def post(body: bytes) -> None:
+            client.post(endpoint, content=body, headers={"Content-Type": CSV}).raise_for_status()
+
+        measured["sequential"] = percentiles(np.array([median_ms(lambda: post(single), 1)
+                                                       for _ in range(300)]))
+        measured["http_1000_ms"] = median_ms(lambda: post(thousand))
+    for load in sorted({rate / 2, rate}):
+        latencies, lags, errors = asyncio.run(_steady(endpoint, single, load, seconds))
+        measured[f"{load:.0f}/s"] = percentiles(latencies)
+        measured[f"{load:.0f}/s"]["generator_lag_p99"] = float(np.percentile(lags, 99))
+        measured["errors"] += errors
+    done, errors = asyncio.run(_closed(endpoint, single, 4, 5.0))
+    measured["errors"] += errors
+    measured["throughput"] = done / 5.0
+    measured["in_process_1000_ms"] = median_ms(lambda: output_fn(predict_fn(input_fn(thousand, CSV), loaded),
+                                                                 None))
+    measured["in_process_1_ms"] = median_ms(lambda: output_fn(predict_fn(input_fn(single, CSV), loaded), None),
+                                            300)
+    print(f"{endpoint.rsplit('/', 2)[-2]}: "
+          + "; ".join(f"{k} p50 {v['p50']:.1f} / p99 {v['p99']:.1f} ms"
+                      for k, v in measured.items() if isinstance(v, dict))
+          + f"; {measured['throughput']:.0f} req/s closed-loop; 1,000 rows {measured['http_1000_ms']:.0f} ms "
+            f"over HTTP vs {measured['in_process_1000_ms']:.0f} ms in process", flush=True)
+    return measured
+
+
+def batch_one(name: str, path: Path, frame: pd.DataFrame, runtime) -> dict[str, float]:
+    """Every customer scored: bare model on the whole frame (baseline), the kit's chunked
+    in-process path, and chunked requests through the endpoint with boto3."""
+    from rfmkit.serving.batch import EndpointScorer, InProcessScorer, score_all
+    from rfmkit.serving.inference import model_fn
+
+    loaded = model_fn(path)
+    if loaded.kind == "churn":
+        def bare():
+            return loaded.model.predict_proba(frame)
+    else:
+        def bare():
+            return loaded.model.predict_frame(frame)
+    timings = {}
+    for label, action in (("bare model", bare),
+                          ("in process (chunked)",
+                           lambda: score_all(frame, InProcessScorer(loaded), progress=False)),
+                          ("local endpoint (boto3, chunked)",
+                           lambda: score_all(frame, EndpointScorer(name, loaded.columns, runtime),
+                                             progress=False))):
+        started = time.perf_counter()
+        action()
+        timings[label] = time.perf_counter() - started
+    print(f"batch {name} {len(frame):,}: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()),
+          flush=True)
+    return timings
+
+
+def write_report(results: dict) -> None:
+    loads = [k for k in next(iter(results["models"].values())) if k.endswith("/s")]
+    lines = [f"Measured {date.today()} on {machine('scikit-learn', 'fastapi', 'uvicorn')}. The server "
+             f"is `python -m rfmkit serve` (one uvicorn worker) in its own process; the load generator "
+             f"(asyncio + httpx) runs beside it on the same 2 cores. *Sequential*: one request at a time "
+             f"(300). *At N/s*: open-loop at a steady rate for {results['seconds']:.0f} s, latency measured "
+             f"from each request's due time, so queueing counts. Churn = the gradient-boosting pipeline "
+             f"(impute, scale, one-hot, 24 columns); segments = k-means (k = 5, 3 columns).", "",
+             "| model | in process, 1 row | sequential p50 / p99 | "
+             + " | ".join(f"at {k} p50 / p99" for k in loads)
+             + " | errors | throughput (4 clients) | 1,000-row CSV over HTTP | same in process | ratio |",
+             "|---|---:|---:|" + "---:|" * len(loads) + "---:|---:|---:|---:|---:|"]
+    for name, m in results["models"].items():
+        cells = [f"{m['sequential']['p50']:.1f} / {m['sequential']['p99']:.1f} ms"]
+        cells += [f"{m[k]['p50']:.1f} / {m[k]['p99']:.1f} ms (generator lag p99 "
+                  f"{m[k]['generator_lag_p99']:.1f})" for k in loads]
+        lines.append(f"| {name} | {m['in_process_1_ms']:.1f} ms | " + " | ".join(cells)
+                     + f" | {m['errors']} | {m['throughput']:.0f} req/s | {m['http_1000_ms']:.0f} ms | "
+                     f"{m['in_process_1000_ms']:.0f} ms | {m['http_1000_ms'] / m['in_process_1000_ms']:.2f}× |")
+    batch = results["batch"]
+    lines += ["", f"Batch scoring of {batch['customers']:,} customers (seconds; chunks stay under "
+                  f"the 6 MB request limit):", "",
+              "| model | bare model, one call (baseline) | in process, chunked | local endpoint via boto3 |",
+              "|---|---:|---:|---:|"]
+    for name, t in batch.items():
+        if name == "customers":
+            continue
+        lines.append(f"| {name} | {t['bare model']:.2f} | {t['in process (chunked)']:.2f} | "
+                     f"{t['local endpoint (boto3, chunked)']:.2f} |")
+    write_section(BEGIN, END, "Endpoint and batch scoring", lines)
