@@ -54,7 +54,9 @@ def test_only_approved_versions_reach_production(registry, tmp_path):
         assert ask(f"{server.url}/endpoints/staging/invocations", rows)[0] == 200
         status, body = ask(f"{server.url}/endpoints/production/invocations", rows)
         assert status == 400 and "production not found" in body["message"]  # nothing approved yet
-        assert deployer.promote(first.version)["production"] == first.version
+        # once the candidate is live, staging has nothing new to serve
+        assert deployer.promote(first.version) == {"production": first.version, "staging": None}
+        assert ask(f"{server.url}/endpoints/staging/invocations", rows)[0] == 400
         second = register(registry, data, parts, threshold=1.1, tmp_path=tmp_path)  # labels all 0
         assert deployer.sync() == {"production": first.version, "staging": second.version}
 

@@ -49,8 +49,11 @@ class _RegistryDeployer:
     def sync(self) -> dict[str, str | None]:
         """Serve what the registry says; returns endpoint → registered version (None: not served)."""
         served: dict[str, str | None] = {}
+        production = self.registry.alias(PRODUCTION)
         for alias, endpoint in self.endpoints.items():
-            version = self.registry.alias(alias)
+            version = production if alias == PRODUCTION else self.registry.alias(alias)
+            if alias == CANDIDATE and version == production:
+                version = None  # already live: staging has nothing new to show (and would cost on AWS)
             if version is None:
                 self._remove(endpoint)
             elif not self._serves(endpoint, version):
