@@ -1,8 +1,14 @@
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import boto3
 import pytest
 from botocore.stub import Stubber
 
 from rfmkit import cloudformation
+from rfmkit.paths import PROJECT_ROOT
 
 
 def stack(status, outputs):
@@ -28,3 +34,90 @@ def test_stack_not_ready():
         stub.add_response("describe_stacks", stack("ROLLBACK_COMPLETE", {}), {"StackName": "rfmkit"})
         with pytest.raises(cloudformation.StackError, match="is ROLLBACK_COMPLETE"):
             cloudformation.stack_outputs("rfmkit", client=client)
+
+
+# -- the templates ------------------------------------------------------------------------------
+TEMPLATES = sorted((PROJECT_ROOT / "cloudformation").glob("*.yaml"))
+# Actions with no resource-level permissions, the only ones allowed on Resource "*" (each scoped
+# further by a condition or harmless on its own).
+RESOURCELESS = {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "redshift-data:DescribeStatement",
+                "redshift-data:GetStatementResult", "redshift-data:CancelStatement"}
+
+
+def template(path):
+    from cfnlint.decode import decode
+
+    parsed, problems = decode(str(path))
+    assert not problems, problems
+    return parsed
+
+
+def statements(parsed):
+    """(resource name, statement) for every IAM statement: inline role policies and bucket policies."""
+    for name, resource in parsed["Resources"].items():
+        props = resource.get("Properties", {})
+        documents = [p["PolicyDocument"] for p in props.get("Policies", [])]
+        if "PolicyDocument" in props:
+            documents.append(props["PolicyDocument"])
+        for document in documents:
+            for statement in document["Statement"]:
+                yield name, statement
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def test_there_is_a_workshop_template():
+    assert [p.name for p in TEMPLATES] == ["rfmkit-workshop.yaml"]
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_cfn_lint_reports_nothing(path):
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")  # installed beside the interpreter
+    done = subprocess.run([str(cfn_lint), str(path)], capture_output=True, text=True)
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_least_privilege_rules(path):
+    parsed = template(path)
+    allows = [(n, s) for n, s in statements(parsed) if s["Effect"] == "Allow"]
+    assert allows
+    for name, statement in allows:
+        actions = as_list(statement["Action"])
+        assert "*" not in actions and not any(a.endswith(":*") for a in actions), (name, actions)
+        if "*" in as_list(statement["Resource"]):
+            assert set(actions) <= RESOURCELESS, (name, actions)
+    for _name, statement in statements(parsed):  # s3:* appears only in the TLS-only Deny
+        if "s3:*" in as_list(statement["Action"]):
+            assert statement["Effect"] == "Deny" and statement["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+            assert "*" not in as_list(statement["Resource"])
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_no_secrets_or_fixed_zones_and_private_by_default(path):
+    parsed = template(path)
+    text = path.read_text()
+    for name, parameter in parsed.get("Parameters", {}).items():
+        if re.search(r"pass|secret|token|key", name, re.IGNORECASE):
+            assert "Default" not in parameter and parameter.get("NoEcho"), name
+    assert not re.search(r"\b[a-z]{2}-[a-z]+-\d[a-z]\b", text), "hard-coded availability zone"
+    assert not re.search(r"(?i)(password|secret)\s*:\s*\S", text.replace("ManageAdminPassword: true", ""))
+    resources = parsed["Resources"]
+    by_type = {r["Type"]: r["Properties"] for r in resources.values()}
+    namespace = by_type["AWS::RedshiftServerless::Namespace"]
+    assert namespace["ManageAdminPassword"] is True and "AdminUserPassword" not in namespace
+    assert by_type["AWS::RedshiftServerless::Workgroup"]["PubliclyAccessible"] is False
+    bucket = by_type["AWS::S3::Bucket"]
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
+        "SSEAlgorithm"] == "aws:kms"
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+
+
+def test_outputs_are_what_notebook_00_reads():
+    outputs = template(PROJECT_ROOT / "cloudformation" / "rfmkit-workshop.yaml")["Outputs"]
+    read = set(cloudformation.OUTPUT_TO_SETTING)
+    assert {"Region", "BucketName", "RedshiftWorkgroup", "RedshiftDatabase", "RedshiftRoleArn",
+            "SageMakerRoleArn"} <= set(outputs)
+    assert set(outputs) - read == {"NotebookInstance"}  # shown to the attendee, not a setting
