@@ -121,3 +121,82 @@ def test_outputs_are_what_notebook_00_reads():
     assert {"Region", "BucketName", "RedshiftWorkgroup", "RedshiftDatabase", "RedshiftRoleArn",
             "SageMakerRoleArn"} <= set(outputs)
     assert set(outputs) - read == {"NotebookInstance"}  # shown to the attendee, not a setting
+
+
+# -- deploy / update / delete -------------------------------------------------------------------
+STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/rfmkit/1"
+
+
+def described(status, outputs=None):
+    answer = stack(status, outputs or {})
+    answer["Stacks"][0]["StackId"] = STACK_ID
+    return answer
+
+
+def events(*rows):
+    """Newest first, as CloudFormation returns them."""
+    return {"StackEvents": [{"StackId": STACK_ID, "EventId": f"e{i}", "StackName": "rfmkit",
+                             "LogicalResourceId": logical, "ResourceType": kind, "ResourceStatus": status,
+                             "ResourceStatusReason": reason, "Timestamp": "2026-11-23T00:00:00Z"}
+                            for i, (logical, kind, status, reason) in reversed(list(enumerate(rows)))]}
+
+
+def missing(stub):
+    stub.add_client_error("describe_stacks", "ValidationError", "Stack with id rfmkit does not exist")
+
+
+def test_deploy_creates_waits_showing_events_and_returns_outputs():
+    client = boto3.client("cloudformation", region_name="us-east-1")
+    shown = []
+    template = (PROJECT_ROOT / "cloudformation" / "rfmkit-workshop.yaml").read_text()
+    with Stubber(client) as stub:
+        missing(stub)
+        stub.add_response("create_stack", {"StackId": STACK_ID},
+                          {"StackName": "rfmkit", "TemplateBody": template, "OnFailure": "ROLLBACK",
+                           "Capabilities": ["CAPABILITY_IAM"],
+                           "Parameters": [{"ParameterKey": "Prefix", "ParameterValue": "rfmkit"}]})
+        bucket = ("DataBucket", "AWS::S3::Bucket", "CREATE_IN_PROGRESS", "")
+        stub.add_response("describe_stack_events", events(bucket))
+        stub.add_response("describe_stacks", described("CREATE_IN_PROGRESS"))
+        stub.add_response("describe_stack_events",
+                          events(bucket, ("DataBucket", "AWS::S3::Bucket", "CREATE_COMPLETE", "")))
+        stub.add_response("describe_stacks", described("CREATE_COMPLETE"))
+        stub.add_response("describe_stacks", described("CREATE_COMPLETE", {"BucketName": "b"}))
+        outputs = cloudformation.deploy("rfmkit", template, {"Prefix": "rfmkit"}, client=client,
+                                        poll_seconds=0, progress=shown.append)
+        stub.assert_no_pending_responses()
+    assert outputs == {"BucketName": "b"}
+    assert [line.split()[1] for line in shown] == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE"]  # each event once
+
+
+def test_a_failed_create_names_the_resource_and_reason():
+    client = boto3.client("cloudformation", region_name="us-east-1")
+    with Stubber(client) as stub:
+        missing(stub)
+        stub.add_response("create_stack", {"StackId": STACK_ID})
+        stub.add_response("describe_stack_events", events(
+            ("Workgroup", "AWS::RedshiftServerless::Workgroup", "CREATE_FAILED", "Insufficient subnets"),
+            ("rfmkit", "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE", "")))
+        stub.add_response("describe_stacks", described("ROLLBACK_COMPLETE"))
+        with pytest.raises(cloudformation.StackError, match=r"ended ROLLBACK_COMPLETE; first failure: Workgroup "
+                                                            r"\(AWS::RedshiftServerless::Workgroup\): Insufficient"):
+            cloudformation.deploy("rfmkit", "{}", client=client, poll_seconds=0, progress=lambda _: None)
+
+
+def test_update_without_changes_is_fine_and_delete_is_idempotent():
+    client = boto3.client("cloudformation", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_response("describe_stacks", described("CREATE_COMPLETE"))
+        stub.add_client_error("update_stack", "ValidationError", "No updates are to be performed.")
+        stub.add_response("describe_stacks", described("CREATE_COMPLETE", {"Region": "us-east-1"}))
+        assert cloudformation.deploy("rfmkit", "{}", client=client, progress=lambda _: None) == {"Region": "us-east-1"}
+        stub.add_response("describe_stacks", described("CREATE_COMPLETE"))
+        stub.add_response("describe_stacks", described("CREATE_COMPLETE"))
+        stub.add_response("delete_stack", {}, {"StackName": STACK_ID})
+        stub.add_response("describe_stack_events", events(("rfmkit", "AWS::CloudFormation::Stack",
+                                                           "DELETE_IN_PROGRESS", "")))
+        stub.add_response("describe_stacks", described("DELETE_COMPLETE"))
+        assert cloudformation.delete("rfmkit", client=client, poll_seconds=0, progress=lambda _: None) is True
+        missing(stub)
+        assert cloudformation.delete("rfmkit", client=client, progress=lambda _: None) is False
+        stub.assert_no_pending_responses()
