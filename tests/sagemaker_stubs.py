@@ -1,6 +1,7 @@
 """Shared offline SageMaker plumbing for tests: a boto3 session whose SageMaker client is stubbed
 (sagemaker-core asks the session for its client) while S3 goes to moto."""
 
+import contextlib
 import datetime as dt
 
 import boto3
@@ -44,3 +45,23 @@ def capture(client, operation: str) -> list[dict]:
     client.meta.events.register(f"provide-client-params.sagemaker.{operation}",
                                 lambda params, **_: seen.append(dict(params)))
     return seen
+
+
+@contextlib.contextmanager
+def offline_aws(monkeypatch, tmp_path):
+    """moto S3 with the kit's bucket, a SageMaker client for Stubber, an aws RunConfig, and a
+    session that hands out that client: (cfg, sagemaker client, session)."""
+    from moto import mock_aws
+
+    from rfmkit.config import AwsSettings, RunConfig
+
+    monkeypatch.setenv("SAGEMAKER_VALIDATE_ROLE", "false")  # ModelTrainer's role check calls IAM
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    with mock_aws():
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket="bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
+        sagemaker = boto3.Session(region_name=REGION).client("sagemaker")
+        cfg = RunConfig(backend="aws", run_dir=tmp_path / "20261123-101500",
+                        aws=AwsSettings(region=REGION, bucket="bucket", sagemaker_role_arn=ROLE))
+        yield cfg, sagemaker, RoutedSession(sagemaker)

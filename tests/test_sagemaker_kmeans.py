@@ -7,12 +7,10 @@ data can be read back and checked in the format the algorithm accepts.
 
 import json
 
-import boto3
 import numpy as np
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
-from sagemaker_stubs import ARN, NOW, REGION, ROLE, RoutedSession, capture, stub_training
+from sagemaker_stubs import ARN, NOW, REGION, ROLE, capture, offline_aws, stub_training
 
 from rfmkit.config import AwsSettings, ConfigError, RunConfig
 from rfmkit.segmentation import sagemaker_kmeans as smk
@@ -20,16 +18,8 @@ from rfmkit.segmentation import sagemaker_kmeans as smk
 
 @pytest.fixture
 def aws(monkeypatch, tmp_path):
-    monkeypatch.setenv("SAGEMAKER_VALIDATE_ROLE", "false")  # the role check calls IAM
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(key, "testing")
-    with mock_aws():
-        boto3.client("s3", region_name=REGION).create_bucket(
-            Bucket="bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
-        sagemaker = boto3.Session(region_name=REGION).client("sagemaker")
-        cfg = RunConfig(backend="aws", run_dir=tmp_path / "20261123-101500",
-                        aws=AwsSettings(region=REGION, bucket="bucket", sagemaker_role_arn=ROLE))
-        yield cfg, sagemaker, RoutedSession(sagemaker)
+    with offline_aws(monkeypatch, tmp_path) as world:
+        yield world
 
 
 def test_train_transform_and_cleanup_request_shapes(aws):

@@ -12,13 +12,11 @@ import subprocess
 import sys
 import tarfile
 
-import boto3
 import numpy as np
 import pandas as pd
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
-from sagemaker_stubs import ARN, NOW, REGION, ROLE, RoutedSession, capture
+from sagemaker_stubs import ARN, NOW, REGION, ROLE, capture, offline_aws
 
 from rfmkit.churn import artifact, training
 from rfmkit.churn.datasets import contact_center
@@ -36,15 +34,7 @@ MODEL_URL = "s3://bucket/rfmkit/churn/r/model.tar.gz"
 
 @pytest.fixture
 def aws(monkeypatch, tmp_path):
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(key, "testing")
-    with mock_aws():
-        boto3.client("s3", region_name=REGION).create_bucket(
-            Bucket="bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
-        sagemaker = boto3.Session(region_name=REGION).client("sagemaker")
-        cfg = RunConfig(backend="aws", run_dir=tmp_path / "20261123-101500",
-                        aws=AwsSettings(region=REGION, bucket="bucket", sagemaker_role_arn=ROLE))
-        session = RoutedSession(sagemaker)
+    with offline_aws(monkeypatch, tmp_path) as (cfg, sagemaker, session):
         yield sd.SageMakerServing(cfg, boto_session=session, poll_seconds=0), sagemaker, session
 
 
