@@ -10,12 +10,14 @@ from typing import Any
 OUTPUT_TO_SETTING = {
     "Region": "region",
     "BucketName": "bucket",
+    "S3Prefix": "prefix",
     "RedshiftWorkgroup": "workgroup",
     "RedshiftClusterId": "cluster_id",
     "RedshiftDatabase": "database",
     "RedshiftSecretArn": "secret_arn",
     "RedshiftRoleArn": "copy_role_arn",
     "SageMakerRoleArn": "sagemaker_role_arn",
+    "QuickSightRoleArn": "quicksight_role_arn",
 }
 
 

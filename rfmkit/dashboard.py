@@ -1,0 +1,249 @@
+"""The local dashboard: one self-contained HTML file with the visuals of the QuickSight analysis.
+
+It reads the exports in the run folder (what QuickSight reads from S3), so it shows the same numbers
+on both backends. Plotly draws the charts; its JavaScript is inlined, nothing is fetched, so the file
+works offline and can be mailed around. A segment filter at the top hides and shows segments in
+every chart, the headline figures and the table at once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rfmkit.config import RunConfig
+from rfmkit.segments import SEGMENTS
+
+TEMPLATE = "dashboard.html.j2"
+FILE_NAME = "dashboard.html"
+SCATTER_PER_SEGMENT = 800  # points drawn per segment in the RFM scatter (a seeded sample, SVG)
+# One colour per named segment, the same in every chart (colour-blind-safe Tableau 10 + grey).
+PALETTE = ("#4E79A7", "#59A14F", "#76B7B2", "#EDC948", "#B07AA1", "#FF9DA7", "#F28E2B",
+           "#E15759", "#9C755F", "#BAB0AC", "#79706E")
+
+
+# What each panel answers, shown under it (the same visuals as the QuickSight analysis).
+CAPTIONS = {
+    "segment-sizes": "How many customers each RFM segment holds (notebook 02).",
+    "segment-revenue": "What each segment has spent in total: where today's revenue comes from.",
+    "rfm-scatter": "Each dot is a customer: left = bought recently, up = spent more. Segments are bands "
+                   "of these scores.",
+    "churn-risk": "How likely the churn model (notebook 04) thinks each segment's customers are to "
+                  "leave.",
+    "revenue-at-risk": "Spend weighted by churn probability: where a retention offer protects the most "
+                       "revenue.",
+    "cluster-profiles": "What k-means (notebook 03) found without being told the segments: each "
+                        "cluster's typical customer.",
+    "cluster-segments": "How the clusters line up with the RFM segments.",
+}
+
+
+class DashboardError(FileNotFoundError):
+    """The run folder lacks what the dashboard needs; the message says which notebook writes it."""
+
+
+@dataclass
+class DashboardData:
+    customers: pd.DataFrame        # one row per customer
+    has_clusters: bool
+    has_churn: bool
+    model_note: str                # which churn model scored, and whether it was approved
+    sources: list[str]             # the export files read
+
+
+def load(cfg: RunConfig) -> DashboardData:
+    """The customers table the dashboard draws, from the run's exports."""
+    exports = cfg.exports_dir
+    scores = sorted(exports.glob("customer_scores_*.csv"))
+    if scores:
+        frame = pd.concat([pd.read_csv(p) for p in scores], ignore_index=True)
+        sources = [p.name for p in scores]
+    else:
+        rfm = sorted(exports.glob("rfm_scores_*.csv"))
+        if not rfm:
+            raise DashboardError(f"no rfm_scores export in {exports}: run notebook 02 first")
+        frame = pd.concat([pd.read_csv(p) for p in rfm], ignore_index=True)
+        sources = [p.name for p in rfm]
+        segments = sorted(exports.glob("customer_segments_*.csv"))
+        if segments:
+            clusters = pd.concat([pd.read_csv(p) for p in segments], ignore_index=True)
+            frame = frame.merge(clusters[["customer_id", "cluster", "cluster_label"]],
+                                on="customer_id", how="left")
+            sources += [p.name for p in segments]
+    has_clusters = "cluster_label" in frame and frame["cluster_label"].notna().any()
+    has_churn = "churn_probability" in frame
+    note = ""
+    if has_churn:
+        model = frame["churn_model"].iloc[0]
+        version = frame["churn_model_version"].iloc[0]
+        approved = bool(frame["churn_model_approved"].astype(str).str.lower().eq("true").all())
+        note = (f"Churn scores from {model} version {version}"
+                + ("" if approved else ": not approved for production (a teaching score, not a "
+                                       "decision)"))
+    return DashboardData(frame, bool(has_clusters), has_churn, note, sources)
+
+
+def segment_order(customers: pd.DataFrame) -> list[str]:
+    """The kit's segments best to worst, then any others (a custom map) alphabetically."""
+    known = [s.name for s in SEGMENTS]
+    present = set(customers["segment"])
+    return [s for s in known if s in present] + sorted(present - set(known))
+
+
+def segment_colours(order: list[str]) -> dict[str, str]:
+    return {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(order)}
+
+
+# -- figures --------------------------------------------------------------------------------------
+def figures(data: DashboardData, seed: int = 42) -> dict[str, dict]:
+    """Plotly figures as JSON-ready dicts, keyed by panel id. Traces carry their segment in
+    `legendgroup`, which the page's filter uses."""
+    import plotly.graph_objects as go
+
+    customers = data.customers
+    order = segment_order(customers)
+    colour = segment_colours(order)
+    by_segment = customers.groupby("segment")
+    panels: dict[str, go.Figure] = {}
+
+    def bars(value: pd.Series, title: str, axis: str, fmt: str) -> go.Figure:
+        fig = go.Figure([go.Bar(x=[s], y=[value.get(s, 0)], name=s, legendgroup=s,
+                                marker_color=colour[s], hovertemplate=f"%{{x}}: %{{y:{fmt}}}<extra></extra>")
+                         for s in order])
+        fig.update_layout(title=title, yaxis_title=axis, showlegend=False)
+        return fig
+
+    panels["segment-sizes"] = bars(by_segment.size(), "Customers per segment", "customers", ",")
+    panels["segment-revenue"] = bars(by_segment["monetary"].sum(), "Revenue by segment",
+                                     "revenue (BRL)", ",.0f")
+
+    sample = customers.sample(frac=1.0, random_state=seed).groupby("segment").head(SCATTER_PER_SEGMENT)
+    scatter = go.Figure()
+    for s in order:
+        rows = sample[sample["segment"] == s]
+        scatter.add_trace(go.Scatter(
+            x=rows["recency_days"], y=rows["monetary"], mode="markers", name=s, legendgroup=s,
+            marker={"color": colour[s], "size": np.clip(3 + 2 * rows["frequency"], 4, 14),
+                    "opacity": 0.6},
+            customdata=rows[["frequency"]].to_numpy(),
+            hovertemplate="recency %{x} days<br>spend %{y:,.2f}<br>%{customdata[0]} order(s)"
+                          f"<extra>{s}</extra>"))
+    scatter.update_layout(
+        title="Recency against spend",
+        xaxis_title="days since last purchase", yaxis_title="spend (BRL, log scale)",
+        yaxis_type="log", showlegend=False)
+    panels["rfm-scatter"] = scatter
+
+    if data.has_churn:
+        risk = go.Figure()
+        for s in order:
+            p = by_segment.get_group(s)["churn_probability"].to_numpy()
+            q1, median, q3 = np.percentile(p, [25, 50, 75])
+            iqr = q3 - q1
+            risk.add_trace(go.Box(
+                name=s, legendgroup=s, x=[s], q1=[q1], median=[median], q3=[q3],
+                lowerfence=[max(p.min(), q1 - 1.5 * iqr)], upperfence=[min(p.max(), q3 + 1.5 * iqr)],
+                mean=[p.mean()], marker_color=colour[s], boxpoints=False))
+        risk.update_layout(title="Churn probability by segment (box: middle half; line: median)",
+                           yaxis_title="churn probability", yaxis_range=[0, 1], showlegend=False)
+        panels["churn-risk"] = risk
+        panels["revenue-at-risk"] = bars(by_segment["revenue_at_risk"].sum(),
+                                         "Revenue at risk by segment (spend × churn probability)",
+                                         "revenue at risk (BRL)", ",.0f")
+
+    if data.has_clusters:
+        labelled = customers.dropna(subset=["cluster_label"])
+        profile = labelled.groupby("cluster_label").agg(
+            customers=("customer_id", "size"), recency_days=("recency_days", "mean"),
+            frequency=("frequency", "mean"), monetary=("monetary", "mean"))
+        profile = profile.sort_values("customers", ascending=False)
+        shown = profile.drop(columns="customers")
+        z = (shown - shown.mean()) / shown.std(ddof=0).replace(0, 1)
+        text = [[f"{v:,.1f}" for v in row] for row in shown.to_numpy()]
+        heat = go.Figure(go.Heatmap(
+            z=z.to_numpy(), x=["mean recency (days)", "mean orders", "mean spend (BRL)"],
+            y=[f"{label} ({n:,})" for label, n in profile["customers"].items()], text=text,
+            texttemplate="%{text}", colorscale="RdBu", zmid=0, showscale=False,
+            hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>"))
+        heat.update_layout(title="Cluster profiles (colour: above or below the average cluster)",
+                           yaxis_autorange="reversed")
+        panels["cluster-profiles"] = heat
+
+        mix = go.Figure()
+        counts = labelled.groupby(["cluster_label", "segment"]).size().unstack(fill_value=0)
+        counts = counts.reindex(profile.index)
+        for s in order:
+            if s in counts:
+                mix.add_trace(go.Bar(x=counts.index, y=counts[s], name=s, legendgroup=s,
+                                     marker_color=colour[s],
+                                     hovertemplate=f"{s}: %{{y:,}}<extra>%{{x}}</extra>"))
+        mix.update_layout(barmode="stack", title="RFM segments within each k-means cluster",
+                          yaxis_title="customers", showlegend=False)
+        panels["cluster-segments"] = mix
+
+    for fig in panels.values():
+        fig.update_layout(template="plotly_white", margin={"l": 60, "r": 20, "t": 50, "b": 60},
+                          font={"size": 12}, title_font_size=15, height=380)
+    captions = {"rfm-scatter": f"{CAPTIONS['rfm-scatter']} Marker size = orders; a sample of "
+                               f"{len(sample):,} of {len(customers):,} customers."}
+    return {key: {**fig.to_plotly_json(), "caption": captions.get(key, CAPTIONS.get(key, ""))}
+            for key, fig in panels.items()}
+
+
+def segment_table(data: DashboardData) -> pd.DataFrame:
+    customers = data.customers
+    order = segment_order(customers)
+    grouped = customers.groupby("segment")
+    table = pd.DataFrame({"customers": grouped.size(), "revenue": grouped["monetary"].sum(),
+                          "mean_recency_days": grouped["recency_days"].mean(),
+                          "mean_orders": grouped["frequency"].mean()})
+    if data.has_churn:
+        table["churn_probability_sum"] = grouped["churn_probability"].sum()
+        table["flagged"] = grouped["churn_label"].sum()
+        table["revenue_at_risk"] = grouped["revenue_at_risk"].sum()
+    known = {s.name: s for s in SEGMENTS}
+    table["rule"] = [known[s].rule if s in known else "" for s in table.index]
+    table["action"] = [known[s].action if s in known else "" for s in table.index]
+    return table.reindex(order)
+
+
+# -- the page -------------------------------------------------------------------------------------
+def render(data: DashboardData, *, title: str = "rfmkit · customer dashboard", seed: int = 42,
+           generated: datetime | None = None) -> str:
+    import jinja2
+    import plotly.offline
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("rfmkit", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]))
+    panels = figures(data, seed=seed)
+    table = segment_table(data)
+    rows = table.reset_index(names="segment").to_dict("records")
+    colour = segment_colours(list(table.index))
+    return env.get_template(TEMPLATE).render(
+        title=title, generated=(generated or datetime.now()).strftime("%Y-%m-%d %H:%M"),
+        sources=data.sources, note=data.model_note, has_churn=data.has_churn,
+        has_clusters=data.has_clusters, segments=list(colour.items()),
+        panels=[(key, figure.pop("caption")) for key, figure in panels.items()], rows=rows,
+        payload=_script_json({"figures": panels, "segments": rows}),
+        plotly_js=plotly.offline.get_plotlyjs())
+
+
+def _script_json(value) -> str:
+    """JSON safe inside a <script> element (no '</' that could close it)."""
+    import plotly.utils
+
+    return json.dumps(value, cls=plotly.utils.PlotlyJSONEncoder).replace("</", "<\\/")
+
+
+def write(cfg: RunConfig, path: Path | None = None, **options) -> Path:
+    """Write the dashboard for the run's exports (default `<run>/dashboard.html`)."""
+    path = Path(path or cfg.run_dir / FILE_NAME)
+    html = render(load(cfg), seed=cfg.seed, **options)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    return path
