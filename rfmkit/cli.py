@@ -1,4 +1,4 @@
-"""Command line: `python -m rfmkit run|generate|params|serve`."""
+"""Command line: `python -m rfmkit run|generate|params|serve|dashboard`."""
 
 from __future__ import annotations
 
@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="NAME=PATH", help="endpoint name and model.tar.gz or folder (repeatable)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
     serve.add_argument("--port", type=int, default=8080)
+    dash = sub.add_parser("dashboard", help="write the offline HTML dashboard for a run's exports")
+    dash.add_argument("--run-dir", type=Path, help="run folder (default: runs/workshop, else the newest run)")
+    dash.add_argument("--out", type=Path, help="HTML file to write (default: <run>/dashboard.html)")
+    dash.add_argument("--open", action="store_true", help="open it in the default browser")
     return parser
 
 
@@ -75,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "serve":
         return _serve(args)
+    if args.command == "dashboard":
+        return _dashboard(args)
     if args.command == "params":
         from rfmkit.runner import declared_parameters, discover
 
@@ -108,6 +114,37 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from rfmkit import dashboard
+    from rfmkit.config import RunConfig
+    from rfmkit.paths import RUNS_DIR, resolve_run_dir
+
+    folder = args.run_dir or _default_run(resolve_run_dir(None), RUNS_DIR)
+    if not folder.is_dir():
+        print(f"error: --run-dir {folder}: no such run folder", file=sys.stderr)
+        return 2
+    try:
+        path = dashboard.write(RunConfig(run_dir=folder), args.out)
+    except dashboard.DashboardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"dashboard: {path} ({path.stat().st_size / 1e6:.1f} MB, works offline)")
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+    return 0
+
+
+def _default_run(workshop: Path, runs: Path) -> Path:
+    """runs/workshop when it has exports, else the newest run folder that has them."""
+    if (workshop / "exports").is_dir():
+        return workshop
+    candidates = sorted((p for p in runs.glob("*") if (p / "exports").is_dir()),
+                        key=lambda p: p.stat().st_mtime)
+    return candidates[-1] if candidates else workshop
 
 
 def _serve(args: argparse.Namespace) -> int:
