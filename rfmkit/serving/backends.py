@@ -26,10 +26,20 @@ BATCH_ROUTES = {"local": ("in-process", "endpoint"), "aws": ("transform", "endpo
 LOCAL_REGION = "us-east-1"  # botocore needs a region to build the client; the local server ignores it
 
 
+SERVER_RECORDS = "serving/local-server-*.json"  # one per local server started for the run
+
+
 def start(cfg: RunConfig, *, instance_type: str = "ml.m5.large", port: int = 0, boto_session=None):
-    """The backend's serving object: a started local server, or SageMaker serving."""
+    """The backend's serving object: a started local server, or SageMaker serving.
+
+    A local server is recorded in the run folder (URL, process, an admin token readable only by
+    you) so that notebook 99 can remove its endpoints from another process."""
     if cfg.backend == "local":
-        return LocalEndpointServer(port=port).start()
+        import secrets
+
+        server = LocalEndpointServer(port=port, admin_token=secrets.token_urlsafe(24)).start()
+        _record_server(cfg, server)
+        return server
     from rfmkit.serving.sagemaker_deploy import SageMakerServing
 
     return SageMakerServing(cfg, instance_type=instance_type, boto_session=boto_session)
@@ -125,4 +135,19 @@ def shutdown(cfg: RunConfig, serving, endpoints: list[str]) -> list[str]:
         remove(cfg, serving, endpoint)
     if cfg.backend == "local":
         serving.stop()
+        server_record(cfg, serving).unlink(missing_ok=True)
     return endpoints
+
+
+def server_record(cfg: RunConfig, server: LocalEndpointServer) -> Path:
+    return cfg.run_dir / SERVER_RECORDS.replace("*", str(server.port))
+
+
+def _record_server(cfg: RunConfig, server: LocalEndpointServer) -> None:
+    import json
+
+    path = server_record(cfg, server)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(json.dumps({"url": server.url, "pid": os.getpid(), "token": server.admin_token}))

@@ -13,6 +13,7 @@ shape (424); the server keeps serving either way.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -67,7 +68,7 @@ class Endpoints:
                 for n, (m, src) in sorted(self._models.items())]
 
 
-def create_app(endpoints: Endpoints) -> FastAPI:
+def create_app(endpoints: Endpoints, admin_token: str | None = None) -> FastAPI:
     app = FastAPI(title="rfmkit local endpoint", docs_url=None, redoc_url=None)
 
     def error(status: int, error_type: str, message: str, **extra) -> Response:
@@ -112,14 +113,25 @@ def create_app(endpoints: Endpoints) -> FastAPI:
     async def listing() -> JSONResponse:
         return JSONResponse(endpoints.describe())
 
+    @app.delete("/endpoints/{name}")
+    async def remove(name: str, request: Request) -> Response:
+        # Only whoever can read the run folder's server record (notebook 99) may remove endpoints.
+        if not admin_token or not secrets.compare_digest(request.headers.get("x-rfmkit-admin", ""),
+                                                         admin_token):
+            return error(403, "AccessDeniedException", "removing endpoints needs the admin token")
+        if name not in {e["name"] for e in endpoints.describe()}:
+            return error(404, "ValidationError", f"Endpoint {name} not found")
+        endpoints.remove(name)
+        return Response(status_code=204)
+
     return app
 
 
 class LocalEndpointServer:
     """uvicorn in a background thread: start(), url, deploy(name, model_dir), stop()."""
 
-    def __init__(self, host: str = DEFAULT_HOST, port: int = 0):
-        self.host, self.port = host, port
+    def __init__(self, host: str = DEFAULT_HOST, port: int = 0, admin_token: str | None = None):
+        self.host, self.port, self.admin_token = host, port, admin_token
         self.endpoints = Endpoints()
         self._server = None
         self._thread: threading.Thread | None = None
@@ -140,7 +152,7 @@ class LocalEndpointServer:
             with socket.socket() as probe:
                 probe.bind((self.host, 0))
                 self.port = probe.getsockname()[1]
-        config = uvicorn.Config(create_app(self.endpoints), host=self.host, port=self.port,
+        config = uvicorn.Config(create_app(self.endpoints, self.admin_token), host=self.host, port=self.port,
                                 log_level="warning", access_log=False, timeout_graceful_shutdown=5)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="rfmkit-endpoint", daemon=True)
