@@ -67,9 +67,13 @@ def discover(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
     return sorted(p for p in folder.glob("*.ipynb") if NOTEBOOK_PATTERN.match(p.name))
 
 
+CLEANUP_FROM = 90  # 90-99 remove what the run created: they run only when --only or --from names them
+
+
 def select(notebooks: list[Path], only: list[str] | None = None,
            start_from: str | None = None) -> list[Path]:
-    """Filter by --only (numbers or names) and --from (a number or name to start at)."""
+    """Filter by --only (numbers or names) and --from (a number or name to start at). Cleanup
+    notebooks (99_cleanup) are left out unless named, so a batch never deletes what it built."""
     def matches(path: Path, token: str) -> bool:
         token = token.strip().removesuffix(".ipynb")
         return path.stem == token or path.stem.split("_", 1)[0] == token.zfill(2) \
@@ -88,6 +92,9 @@ def select(notebooks: list[Path], only: list[str] | None = None,
             raise RunnerError(f"--only {', '.join(unknown)}: no such notebook; have "
                               f"{', '.join(p.stem for p in notebooks)}")
         chosen = [p for p in chosen if any(matches(p, t) for t in only)]
+    else:
+        chosen = [p for p in chosen if int(p.stem[:2]) < CLEANUP_FROM
+                  or (start_from is not None and matches(p, start_from))]
     if not chosen:
         raise RunnerError("no notebooks selected")
     return chosen

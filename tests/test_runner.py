@@ -18,6 +18,11 @@ def test_select_by_number_name_and_from():
     assert runner.select(books, start_from="01_load_data")[0].stem == "01_load_data"
     with pytest.raises(runner.RunnerError, match="--only 42: no such notebook"):
         runner.select(books, only=["42"])
+    # a batch never runs the cleanup notebook unless it is named
+    assert books[-1].stem == "99_cleanup" and books[-1] not in runner.select(books)
+    assert books[-1] not in runner.select(books, start_from="05")
+    assert [p.stem for p in runner.select(books, only=["99"])] == ["99_cleanup"]
+    assert [p.stem for p in runner.select(books, start_from="99")] == ["99_cleanup"]
 
 
 def test_unknown_parameter_is_an_error_not_a_silent_no_op(tmp_path):
@@ -40,11 +45,12 @@ def test_run_all_notebooks_with_smoke_parameters(tmp_path):
     result = subprocess.run([sys.executable, "-m", "rfmkit", "run", "-p", "scale=0.02", "--run-dir", str(run_dir)],
                             capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    count = len(runner.discover())
-    assert f"[2/{count}] 01_load_data ok" in result.stdout and str(run_dir.resolve()) in result.stdout
+    batch = runner.select(runner.discover())
+    assert f"[2/{len(batch)}] 01_load_data ok" in result.stdout and str(run_dir.resolve()) in result.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "ok"
-    assert [n["status"] for n in summary["notebooks"]] == ["ok"] * len(runner.discover())
+    assert [n["status"] for n in summary["notebooks"]] == ["ok"] * len(batch)
+    assert "99_cleanup" not in result.stdout
     assert summary["tables"]["olist_orders"] == pytest.approx(1989, rel=0.05)
     for name in summary["notebooks"]:
         executed = nbformat.read(name["output"], as_version=4)
@@ -100,6 +106,19 @@ def test_run_all_notebooks_with_smoke_parameters(tmp_path):
         approved = False
     assert set(scores["churn_model_approved"]) == {approved}
     assert {"05_latency.png", "05_scores_by_segment.png"} <= {p.name for p in (run_dir / "figures").glob("05_*")}
+    # notebook 06: a valid manifest per export, both model schemas, the offline dashboard
+    from rfmkit import manifests
+
+    for table in manifests.EXPORTED_TABLES:
+        doc = manifests.check_file(run_dir / "manifests" / f"{table}.json", manifests.MANIFEST_SCHEMA)
+        assert doc["fileLocations"][0]["URIs"] == [f"s3://your-bucket/rfmkit/exports/{table}_000.csv"]
+    kmeans_schema = manifests.check_file(run_dir / "manifests" / "kmeans.schema.json", manifests.MODEL_SCHEMA)
+    assert [f["name"] for f in kmeans_schema["input"]] == ["recency_days", "frequency", "monetary"]
+    churn_schema = manifests.check_file(run_dir / "manifests" / "churn.schema.json", manifests.MODEL_SCHEMA)
+    assert [f["name"] for f in churn_schema["output"]] == ["churn_probability", "churn_label"]
+    page = (run_dir / "dashboard.html").read_text(encoding="utf-8")
+    assert "<script src=" not in page and "customer_scores_000.csv" in page
+    assert all(f'id="{panel}"' in page for panel in ("segment-sizes", "churn-risk", "cluster-profiles"))
 
 
 @pytest.mark.notebooks
@@ -120,7 +139,7 @@ def test_failing_notebook_names_notebook_and_cell_and_keeps_copy(tmp_path):
 
 
 def test_cli_exit_code_on_failure(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "rfmkit", "run", "--only", "99"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "rfmkit", "run", "--only", "42"], capture_output=True, text=True,
                             cwd=PROJECT_ROOT)
-    assert result.returncode == 1 and "--only 99: no such notebook" in result.stderr
+    assert result.returncode == 1 and "--only 42: no such notebook" in result.stderr
     assert Path(NOTEBOOKS_DIR).exists()
