@@ -81,7 +81,8 @@ def load(cfg: RunConfig) -> DashboardData:
     if has_churn:
         model = frame["churn_model"].iloc[0]
         version = frame["churn_model_version"].iloc[0]
-        approved = bool(frame["churn_model_approved"].astype(str).str.lower().eq("true").all())
+        # DuckDB writes booleans as true/false, Redshift's UNLOAD as t/f.
+        approved = bool(frame["churn_model_approved"].astype(str).str.lower().isin(["true", "t", "1"]).all())
         note = (f"Churn scores from {model} version {version}"
                 + ("" if approved else ": not approved for production (a teaching score, not a "
                                        "decision)"))

@@ -116,8 +116,8 @@ def create_app(endpoints: Endpoints, admin_token: str | None = None) -> FastAPI:
     @app.delete("/endpoints/{name}")
     async def remove(name: str, request: Request) -> Response:
         # Only whoever can read the run folder's server record (notebook 99) may remove endpoints.
-        if not admin_token or not secrets.compare_digest(request.headers.get("x-rfmkit-admin", ""),
-                                                         admin_token):
+        given = request.headers.get("x-rfmkit-admin", "").encode("utf-8", "replace")
+        if not admin_token or not secrets.compare_digest(given, admin_token.encode()):
             return error(403, "AccessDeniedException", "removing endpoints needs the admin token")
         if name not in {e["name"] for e in endpoints.describe()}:
             return error(404, "ValidationError", f"Endpoint {name} not found")
