@@ -1,12 +1,14 @@
 """A small run folder as notebooks 02–05 leave it, built with the kit's own write-back code: the
 rfm_scores, customer_segments and customer_scores tables in a DuckDB warehouse, their CSV exports,
-and a k-means model, for the manifest, dashboard and QuickSight tests."""
+and a k-means model, for the manifest, dashboard and QuickSight tests; and a small churn model."""
 
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
+from rfmkit.churn import artifact, training
+from rfmkit.churn.datasets import contact_center
 from rfmkit.config import RunConfig
 from rfmkit.exports import export_table
 from rfmkit.segmentation import model as km
@@ -64,3 +66,14 @@ def build(folder, *, n: int = 600, seed: int = 3, with_scores: bool = True) -> t
         rows = scores.customer_scores(warehouse, churn, chosen, date(2018, 10, 18))
         scores.write_customer_scores(warehouse, cfg, rows)
     return cfg, warehouse
+
+
+def contact_center_model(folder, threshold: float):
+    """A quickly tuned churn pipeline on the shipped contact-center data, saved as model.tar.gz:
+    (data, split parts, path)."""
+    data = contact_center()
+    parts = training.split(data, seed=5)
+    pipeline = training.tune("logistic_regression", data, parts, budget=1, folds=3, seed=5).pipeline
+    path = artifact.save(pipeline, {"columns": list(parts.x_train.columns), "kinds": data.kinds,
+                                    "threshold": threshold}, folder)
+    return data, parts, path

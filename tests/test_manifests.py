@@ -8,8 +8,6 @@ import pandas as pd
 import pytest
 
 from rfmkit import manifests
-from rfmkit.churn import artifact, training
-from rfmkit.churn.datasets import contact_center
 from rfmkit.config import AwsSettings, ConfigError, RunConfig
 from rfmkit.serving.inference import input_fn, model_fn, output_fn, predict_fn
 
@@ -111,11 +109,7 @@ def test_kmeans_schema_comes_from_the_model_and_the_table_it_reads(run, tmp_path
 
 
 def test_churn_schema_keeps_the_training_column_order_and_types(tmp_path):
-    data = contact_center()
-    parts = training.split(data, seed=5)
-    pipeline = training.tune("logistic_regression", data, parts, budget=1, folds=3, seed=5).pipeline
-    path = artifact.save(pipeline, {"columns": list(parts.x_train.columns), "kinds": data.kinds,
-                                    "threshold": 0.4}, tmp_path / "m")
+    data, parts, path = exported_run.contact_center_model(tmp_path / "m", threshold=0.4)
     served = model_fn(path)
     schema = manifests.model_schema(served, description="churn", input_types=manifests.frame_types(data.features))
     categorical = [c for c, kind in data.kinds.items() if kind == "categorical"]

@@ -3,12 +3,11 @@ routes (in process, through the local endpoint with boto3) giving the same score
 
 from datetime import date
 
+import exported_run
 import numpy as np
 import pandas as pd
 import pytest
 
-from rfmkit.churn import artifact, training
-from rfmkit.churn.datasets import contact_center
 from rfmkit.config import ConfigError, RunConfig
 from rfmkit.serving import backends, scores
 from rfmkit.serving.inference import model_fn
@@ -83,11 +82,7 @@ def test_a_customer_without_a_score_is_an_error_not_a_gap(scored_warehouse):
 
 def test_batch_routes_agree_and_a_wrong_route_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "")  # runtime_client sets it; restored after
-    data = contact_center()
-    parts = training.split(data, seed=5)
-    pipeline = training.tune("logistic_regression", data, parts, budget=1, folds=3, seed=5).pipeline
-    path = artifact.save(pipeline, {"columns": list(parts.x_train.columns), "kinds": data.kinds,
-                                    "threshold": 0.3}, tmp_path / "m")
+    data, parts, path = exported_run.contact_center_model(tmp_path / "m", threshold=0.3)
     model = model_fn(path)
     frame = parts.x_test.head(400)
     cfg = RunConfig(run_dir=tmp_path / "run")
@@ -103,4 +98,4 @@ def test_batch_routes_agree_and_a_wrong_route_is_named(tmp_path, monkeypatch):
     finally:
         backends.shutdown(cfg, server, [])
     np.testing.assert_allclose(local["churn_probability"], remote["churn_probability"])
-    assert list(local["churn_label"]) == list((pipeline.predict_proba(frame)[:, 1] >= 0.3).astype(int))
+    assert list(local["churn_label"]) == list((model.model.predict_proba(frame)[:, 1] >= 0.3).astype(int))
