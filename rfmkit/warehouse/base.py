@@ -112,6 +112,22 @@ class Warehouse(ABC):
         return self.copy(CopyCommand(table=table, source=str(source), options=options),
                          mode=mode, key=key)
 
+    def load_parquet(self, table: str, source: str | Path, *, max_errors: int = 0,
+                     mode: str = "replace", key: Iterable[str] = ()) -> LoadReport:
+        """Load a Parquet file (or folder / S3 prefix of them) into `table`.
+
+        Columns map to the table's by position, as Redshift's COPY ... FORMAT AS PARQUET does, and
+        must match in number and name. Rows whose values do not convert to the column types (or
+        are null in NOT NULL columns) are rejected with their row number and reason. Redshift
+        fails a Parquet COPY on the first bad row (it has no MAXERROR for columnar formats), so
+        max_errors defaults to 0 and anything else is local-only.
+        """
+        options: dict[str, str | bool] = {"FORMAT": "PARQUET"}
+        if max_errors:
+            options["MAXERROR"] = str(max_errors)
+        return self.copy(CopyCommand(table=table, source=str(source), options=options),
+                         mode=mode, key=key)
+
     @abstractmethod
     def unload(self, command: UnloadCommand) -> list[str]:
         """Write a query's result to CSV files; returns the paths or URIs written."""

@@ -37,8 +37,10 @@ from rfmkit.warehouse.loading import (
     account,
     check_header,
     check_mode,
+    check_parquet_columns,
     collapse_rejects,
     file_sha256,
+    is_parquet,
     local_files,
     max_errors_message,
     new_load_id,
@@ -148,10 +150,14 @@ class DuckDBWarehouse(Warehouse):
         types = dict(zip(catalog["name"], catalog["data_type"], strict=True))
         required = [c for c, nullable in zip(catalog["name"], catalog["nullable"], strict=True)
                     if not nullable and c in columns]
-        files = self._source_files(command.source)
+        parquet = is_parquet(command.options)
+        files = self._source_files(command.source, "*.parquet" if parquet else "*.csv")
         header = command.ignore_header
         for path in files:
-            check_header(path, columns, header, command.delimiter)
+            if parquet:
+                check_parquet_columns(path, columns)
+            else:
+                check_header(path, columns, header, command.delimiter)
 
         report = LoadReport(load_id=new_load_id(), table=command.table,
                             files=[str(p) for p in files], mode=mode)
@@ -174,14 +180,19 @@ class DuckDBWarehouse(Warehouse):
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {self._cols(columns)} "
                 f"FROM {quote_table(command.table)} LIMIT 0")
-            rejects = [self._read_into(stage, path, columns, types, command) for path in files]
+            if parquet:
+                rejects = [self._read_parquet_into(stage, path, columns, types, required)
+                           for path in files]
+            else:
+                rejects = [self._read_into(stage, path, columns, types, command) for path in files]
             rejected = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame()
-            rejected = self._reject_nulls(stage, files, columns, required, header, rejected,
-                                          command.delimiter)
+            if not parquet:
+                rejected = self._reject_nulls(stage, files, columns, required, header, rejected,
+                                              command.delimiter)
             report.rejects = collapse_rejects(rejected)
             report.rows_rejected = len(report.rejects)
             report.rows_loaded = self.con.execute(f"SELECT COUNT(*) FROM {stage}").fetchone()[0]
-            account(report, files, header, command.delimiter)
+            account(report, files, header, command.delimiter, parquet=parquet)
             if not report.balanced:
                 raise LoadError(
                     f"row accounting does not balance for {command.table}: read "
@@ -215,12 +226,12 @@ class DuckDBWarehouse(Warehouse):
             self.con.execute(f"DROP TABLE IF EXISTS {stage}")
         return report
 
-    def _source_files(self, source: str) -> list[Path]:
+    def _source_files(self, source: str, pattern: str) -> list[Path]:
         if source.startswith("s3://"):
             from rfmkit.storage import S3Storage
 
             return S3Storage.from_uri(source).download_prefix(source)
-        return local_files(source)
+        return local_files(source, pattern)
 
     @staticmethod
     def _cols(columns: list[str]) -> str:
@@ -259,6 +270,36 @@ class DuckDBWarehouse(Warehouse):
         self.con.execute(f"DROP TABLE IF EXISTS {rejects_table}")
         self.con.execute(f"DROP TABLE IF EXISTS {rejects_scan}")
         return rejects
+
+    def _read_parquet_into(self, stage: str, path: Path, columns: list[str],
+                           types: dict[str, str], required: list[str]) -> pd.DataFrame:
+        """Stage a Parquet file's valid rows; return the others with their reasons.
+
+        A row is rejected when a value does not convert to the table's column type or a NOT NULL
+        column is null. Parquet has no lines, so line_number is the row's 1-based position in
+        the file and raw_line is its values joined with commas.
+        """
+        source = "read_parquet($path, file_row_number = true)"
+        failures = []  # (column, condition, reason SQL), in column order: the first one is reported
+        for c in columns:
+            ident, kind = quote_ident(c), types[c]
+            if c in required:
+                failures.append((c, f"{ident} IS NULL", _duck_literal(f"NULL in NOT NULL column {c}")))
+            failures.append((c, f"({ident} IS NOT NULL AND TRY_CAST({ident} AS {kind}) IS NULL)",
+                             f"'CAST ERROR: ' || CAST({ident} AS VARCHAR) || "
+                             f"{_duck_literal(f' is not a valid {kind} for column {c}')}"))
+        bad = " OR ".join(f"{condition}" for _, condition, _ in failures) or "false"
+        casts = ", ".join(f"TRY_CAST({quote_ident(c)} AS {types[c]})" for c in columns)
+        self.con.execute(f"INSERT INTO {stage} SELECT {casts} FROM {source} WHERE NOT ({bad})",
+                         {"path": str(path)})
+        first_column = " ".join(f"WHEN {cond} THEN {_duck_literal(c)}" for c, cond, _ in failures)
+        first_reason = " ".join(f"WHEN {cond} THEN {reason}" for _, cond, reason in failures)
+        raw = " || ',' || ".join(f"coalesce(CAST({quote_ident(c)} AS VARCHAR), '')" for c in columns)
+        return self.con.execute(
+            f"SELECT $path AS file_name, file_row_number + 1 AS line_number, "
+            f"CASE {first_column} END AS column_name, CASE {first_reason} END AS reason, "
+            f"{raw} AS raw_line FROM {source} WHERE {bad} ORDER BY file_row_number",
+            {"path": str(path)}).df()
 
     def _reject_nulls(self, stage: str, files: list[Path], columns: list[str],
                       required: list[str], header: int, rejected: pd.DataFrame,

@@ -132,6 +132,44 @@ def check_header(path: Path, expected: list[str], header_lines: int, delimiter: 
         f"({problem} column(s): {', '.join(set(expected) ^ set(found))})")
 
 
+# ---------------------------------------------------------------- Parquet
+
+def is_parquet(options: dict[str, str | bool]) -> bool:
+    """COPY ... FORMAT [AS] PARQUET."""
+    return str(options.get("FORMAT", "")).upper().removeprefix("AS ").strip() == "PARQUET"
+
+
+def _parquet_schema(path: Path):
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_schema(path)
+    except Exception as error:  # pyarrow raises several types for a damaged or non-Parquet file
+        raise LoadError(f"{path}: not a readable Parquet file ({error})") from None
+
+
+def check_parquet_columns(path: Path, expected: list[str]) -> None:
+    """Redshift maps Parquet columns to the table's by position and needs the same count; a name
+    that differs at a position is almost always a wrong file, so it is an error here too."""
+    found = list(_parquet_schema(path).names)
+    for i, (want, got) in enumerate(zip(expected, found, strict=False), start=1):
+        if want.lower() != got.lower():
+            raise LoadError(f"{path}, column {i}: Parquet file has {got!r} where the table expects "
+                            f"{want!r} (COPY maps Parquet columns by position; expected: "
+                            f"{','.join(expected)})")
+    if len(found) != len(expected):
+        problem = "missing" if len(found) < len(expected) else "extra"
+        raise LoadError(f"{path}: Parquet file has {len(found)} columns, the table has "
+                        f"{len(expected)} ({problem} column(s): "
+                        f"{', '.join(sorted(set(expected) ^ set(found)))})")
+
+
+def parquet_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
 def count_records(path: Path, header_lines: int) -> tuple[int, int]:
     """(data records, blank lines) in a CSV file, by counting line ends in 8 MB chunks.
 
@@ -168,14 +206,18 @@ def count_records_quoted(path: Path, header_lines: int, delimiter: str = ","
     return records, blank
 
 
-def account(report: LoadReport, files: list[Path], header_lines: int, delimiter: str = ","
-            ) -> None:
+def account(report: LoadReport, files: list[Path], header_lines: int, delimiter: str = ",",
+            *, parquet: bool = False) -> None:
     """Fill the report's read counts from the files themselves, independently of the database.
 
     Line ends are counted first (fast); if that does not balance with loaded + rejected, quoted line
-    breaks are the likely reason, so records are counted exactly with a CSV parser.
+    breaks are the likely reason, so records are counted exactly with a CSV parser. Parquet files
+    state their row count in their footer.
     """
-    counts = {str(p): count_records(p, header_lines) for p in files}
+    if parquet:
+        counts = {str(p): (parquet_rows(p), 0) for p in files}
+    else:
+        counts = {str(p): count_records(p, header_lines) for p in files}
     if sum(c[0] for c in counts.values()) != report.rows_loaded + report.rows_rejected:
         counts = {str(p): count_records_quoted(p, header_lines, delimiter) for p in files}
     report.file_counts = counts

@@ -40,7 +40,9 @@ from rfmkit.warehouse.loading import (
     account,
     check_header,
     check_mode,
+    check_parquet_columns,
     collapse_rejects,
+    is_parquet,
     local_files,
     max_errors_message,
     new_load_id,
@@ -290,9 +292,17 @@ class RedshiftWarehouse(Warehouse):
         if catalog.empty:
             raise LoadError(f"table {command.table} does not exist: create it first")
         columns = command.columns or list(catalog["name"])
-        local = [] if command.source.startswith("s3://") else local_files(command.source)
+        parquet = is_parquet(command.options)
+        if parquet and command.max_errors:
+            raise ValueError(f"max_errors={command.max_errors}: Redshift's COPY from Parquet has no "
+                             "MAXERROR (any bad row fails the load); use max_errors=0, or load CSV")
+        local = [] if command.source.startswith("s3://") else \
+            local_files(command.source, "*.parquet" if parquet else "*.csv")
         for path in local:
-            check_header(path, columns, command.ignore_header, command.delimiter)
+            if parquet:
+                check_parquet_columns(path, columns)
+            else:
+                check_header(path, columns, command.ignore_header, command.delimiter)
         source = self._stage_files(local) if local else command.source
         staged = CopyCommand(table=command.table, source=source, columns=command.columns,
                              options=command.options)
@@ -319,7 +329,7 @@ class RedshiftWarehouse(Warehouse):
             raise LoadError(f"load of {command.table} failed: {exc}", report) from exc
         report.rows_rejected = len(report.rejects)
         if local:
-            account(report, local, command.ignore_header, command.delimiter)
+            account(report, local, command.ignore_header, command.delimiter, parquet=parquet)
         else:  # S3 sources: Redshift's own counts are all we have
             report.rows_read = report.rows_loaded + report.rows_rejected
         report.seconds = time.perf_counter() - t0
@@ -350,7 +360,7 @@ class RedshiftWarehouse(Warehouse):
         frame["raw_line"] = None
         for name, group in frame.groupby("file_name"):
             path = by_name.get(Path(str(name)).name)
-            if path is not None:
+            if path is not None and path.suffix != ".parquet":  # Parquet has no text lines
                 texts = raw_lines(path, set(group["line_number"].astype(int)))
                 frame.loc[group.index, "raw_line"] = group["line_number"].astype(int).map(texts)
                 frame.loc[group.index, "file_name"] = str(path)
