@@ -65,7 +65,13 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per case (median reported)")
     parser.add_argument("--pandas-max-rows", type=int, default=30_000_000,
                         help="skip the pandas baseline above this size (it would exceed memory)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="write the report here instead of docs/PERFORMANCE.md")
     args = parser.parse_args()
+    if args.out:
+        from bench.report import use_report
+
+        use_report(args.out)
     if args.suite in ("all", "generate"):
         run_generate(args)
     if args.suite in ("all", "rfm"):

@@ -4,41 +4,20 @@ Each case runs in a fresh process (bench/kmeans_case.py) for a clean peak-memory
 
 from __future__ import annotations
 
-import json
-import statistics
-import subprocess
-import sys
 from datetime import date
-from pathlib import Path
 
+from bench.cases import median_of
 from bench.report import machine, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- bench:kmeans:begin -->", "<!-- bench:kmeans:end -->"
-
-
-def case(kind: str, customers: int) -> dict:
-    done = subprocess.run([sys.executable, "-m", "bench.kmeans_case", kind, str(customers)],
-                          capture_output=True, text=True, cwd=ROOT)
-    if done.returncode != 0:
-        raise RuntimeError(f"k-means case {kind} at {customers:,} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def median_of(kind: str, customers: int, repeat: int) -> dict:
-    runs = [case(kind, customers) for _ in range(repeat)]
-    out = dict(runs[-1])
-    for key in ("seconds", "peak_mb"):
-        out[key] = statistics.median(r[key] for r in runs)
-    out["runs"] = repeat
-    return out
 
 
 def run(sizes: list[int], *, repeat: int) -> list[dict]:
     results = []
     for customers in sizes:
         runs = 1 if customers >= 5_000_000 else repeat
-        ours, baseline = median_of("rfmkit", customers, runs), median_of("minibatch", customers, runs)
+        ours = median_of("bench.kmeans_case", "rfmkit", customers, repeat=runs)
+        baseline = median_of("bench.kmeans_case", "minibatch", customers, repeat=runs)
         print(f"{customers:>12,} customers: k-means {ours['seconds']:.1f} s ({ours['peak_mb']:.0f} MB), "
               f"MiniBatchKMeans {baseline['seconds']:.1f} s ({baseline['peak_mb']:.0f} MB)", flush=True)
         results.append({"customers": customers, "ours": ours, "baseline": baseline})

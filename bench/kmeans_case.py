@@ -9,14 +9,13 @@ before the clock starts. Prints one JSON line: seconds, peak_mb, inertia.
 
 from __future__ import annotations
 
-import json
-import resource
 import sys
 import time
 
 import numpy as np
 import pandas as pd
 
+from bench.cases import report
 from rfmkit.segmentation.features import FeatureTransform
 from rfmkit.segmentation.model import KMeansSegmenter, nearest
 
@@ -50,8 +49,7 @@ def main() -> None:
     else:
         raise SystemExit(f"unknown case {kind!r}")
     seconds = time.perf_counter() - t0
-    print(json.dumps({"kind": kind, "customers": n, "seconds": seconds, "inertia": inertia,
-                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    report(kind=kind, customers=n, seconds=seconds, inertia=inertia)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REPORT = Path(__file__).resolve().parents[1] / "docs" / "PERFORMANCE.md"
+DOCUMENTED = Path(__file__).resolve().parents[1] / "docs" / "PERFORMANCE.md"
+REPORT = DOCUMENTED
+
+
+def use_report(path: Path) -> None:
+    """Write sections into `path` instead of docs/PERFORMANCE.md (quick runs must not overwrite
+    the documented figures); it starts as a copy of the documented report."""
+    global REPORT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.resolve() != DOCUMENTED.resolve():
+        path.write_text(DOCUMENTED.read_text())
+    REPORT = path
 
 
 def write_section(begin: str, end: str, heading: str, lines: list[str]) -> None:

@@ -10,15 +10,11 @@ Prints one JSON line: seconds (and read/compute split for pandas), peak RSS, cus
 
 from __future__ import annotations
 
-import json
-import resource
 import sys
 import time
 from pathlib import Path
 
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from bench.cases import report
 
 
 def load(data: Path, db: Path) -> dict:
@@ -88,8 +84,7 @@ def pandas_baseline(data: Path, db: Path) -> dict:
 
 def main() -> None:
     kind, data, db = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    result = {"load": load, "score": score, "pandas": pandas_baseline}[kind](data, db)
-    print(json.dumps({"kind": kind, **result, "peak_mb": peak_mb()}))
+    report(kind=kind, **{"load": load, "score": score, "pandas": pandas_baseline}[kind](data, db))
 
 
 if __name__ == "__main__":

@@ -45,11 +45,23 @@ class ServedModel:
     columns: list[str]        # input columns, in CSV order
     model: object
     metadata: dict
+    rows: object = None       # churn: a RowPredictor for small requests (same probabilities, less overhead)
+
+    def __post_init__(self):
+        from rfmkit.churn.row_predictor import RowPredictor
+
+        if self.kind == "churn" and self.rows is None and RowPredictor.supports(self.model):
+            self.rows = RowPredictor(self.model)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        from rfmkit.churn.row_predictor import MAX_ROWS
+
         if self.kind == "kmeans":
             return self.model.predict_frame(frame)
-        probability = self.model.predict_proba(frame)[:, 1]
+        if self.rows is not None and len(frame) <= MAX_ROWS:
+            probability = self.rows.predict_proba(frame)[:, 1]
+        else:
+            probability = self.model.predict_proba(frame)[:, 1]
         label = (probability >= float(self.metadata.get("threshold", 0.5))).astype(int)
         return pd.DataFrame({"churn_probability": probability, "churn_label": label})
 

@@ -1,0 +1,47 @@
+"""Running benchmark cases: each in a fresh Python process, so its peak RSS is its own.
+
+A case module prints one JSON line last (its measurements); `median_of` repeats a case and keeps
+the median of every timing and memory figure.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MEDIAN_KEYS = ("seconds", "read_seconds", "compute_seconds", "peak_mb")
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory so far (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def report(**figures) -> None:
+    """A case's last line: its figures plus the process's peak memory."""
+    print(json.dumps({**figures, "peak_mb": peak_mb()}), flush=True)
+
+
+def run_case(module: str, *args: object, timeout: float | None = None) -> dict:
+    done = subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench case `{module} {' '.join(map(str, args))}` failed:\n"
+                           f"{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def median_of(module: str, *args: object, repeat: int) -> dict:
+    """Run a case `repeat` times; timings and peak memory are medians, the rest from the last run."""
+    runs = [run_case(module, *args) for _ in range(repeat)]
+    out = dict(runs[-1])
+    for key in MEDIAN_KEYS:
+        if key in out:
+            out[key] = statistics.median(r[key] for r in runs)
+    out["runs"] = repeat
+    return out
