@@ -8,13 +8,14 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 ARGS ?=
 
-.PHONY: run test lint lab bench clean help
+.PHONY: run test lint lab bench bench-quick clean help
 
 help:
 	@echo "make run    execute every numbered notebook offline into runs/<timestamp>/ (ARGS='-p scale=0.1')"
 	@echo "make test   run the whole test suite (lint, unit, SQL, AWS request shapes, notebooks)"
 	@echo "make lab    open JupyterLab on notebooks/"
-	@echo "make bench  run the benchmarks into docs/PERFORMANCE.md"
+	@echo "make bench  run every benchmark at full size into docs/PERFORMANCE.md (about an hour)"
+	@echo "make bench-quick  the same benchmarks at small sizes (a few minutes) into runs/bench/"
 	@echo "make clean  remove runs/ and caches (keeps .venv)"
 
 $(RUNTIME_STAMP): requirements.txt pyproject.toml
@@ -43,6 +44,9 @@ lab: $(RUNTIME_STAMP)
 
 bench: $(DEV_STAMP)
 	$(PY) -m bench $(ARGS)
+
+bench-quick: $(DEV_STAMP)
+	$(PY) -m bench --quick $(ARGS)
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

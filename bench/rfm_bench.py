@@ -8,6 +8,7 @@ Reports medians of `repeat` runs and peak RSS, and rewrites docs/PERFORMANCE.md'
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,8 @@ from pathlib import Path
 from bench.cases import ROOT, median_of
 from bench.report import machine, write_section
 
-CACHE = ROOT / "bench" / ".cache"
+# Generated inputs and stored results; RFMKIT_BENCH_CACHE moves them (tests use a temporary folder).
+CACHE = Path(os.environ.get("RFMKIT_BENCH_CACHE") or ROOT / "bench" / ".cache")
 RESULTS = CACHE / "results"
 BEGIN, END = "<!-- bench:rfm:begin -->", "<!-- bench:rfm:end -->"
 

@@ -42,6 +42,18 @@ def test_same_probabilities_as_the_pipeline(boosted):
         np.testing.assert_array_equal(fast.predict_proba(sample), pipeline.predict_proba(sample))
 
 
+def test_pipelines_without_some_kinds_of_columns(boosted):
+    """All-numeric data (the transaction features) leaves the boolean and categorical steps
+    empty and unfitted; they must be skipped, not called."""
+    data = contact_center()
+    numeric = [c for c, k in data.kinds.items() if k == "numeric"]
+    data.features, data.kinds = data.features[numeric], {c: "numeric" for c in numeric}
+    parts = training.split(data, seed=3)
+    pipeline = training.tune("logistic_regression", data, parts, budget=1, folds=3, seed=3).pipeline
+    rows = parts.x_test.head(5)
+    np.testing.assert_array_equal(RowPredictor(pipeline).predict_proba(rows), pipeline.predict_proba(rows))
+
+
 def test_served_model_uses_it_for_small_requests_only(boosted):
     pipeline, rows, kinds = boosted
     served = ServedModel("churn", list(rows.columns), pipeline, {"kinds": kinds, "threshold": 0.5})

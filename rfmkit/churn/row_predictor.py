@@ -32,8 +32,10 @@ def _threadpools():
 class RowPredictor:
     def __init__(self, pipeline: Pipeline):
         prepare, self.model = pipeline.steps[0][1], pipeline.steps[-1][1]
+        # Steps with no columns (e.g. no categorical features) are never fitted: skip them, as
+        # ColumnTransformer does.
         self.parts = [(transformer, list(columns)) for name, transformer, columns
-                      in prepare.transformers_ if name != "remainder"]
+                      in prepare.transformers_ if name != "remainder" and len(columns)]
 
     @classmethod
     def supports(cls, pipeline: object) -> bool:
