@@ -59,9 +59,11 @@ class ServedModel:
         if self.kind == "kmeans":
             return self.model.predict_frame(frame)
         if self.rows is not None and len(frame) <= MAX_ROWS:
-            probability = self.rows.predict_proba(frame)[:, 1]
-        else:
-            probability = self.model.predict_proba(frame)[:, 1]
+            return self.label(self.rows.predict_proba(frame)[:, 1])
+        return self.label(self.model.predict_proba(frame)[:, 1])
+
+    def label(self, probability: np.ndarray) -> pd.DataFrame:
+        """Churn output: the probability and the label at the model's cost-optimal threshold."""
         label = (probability >= float(self.metadata.get("threshold", 0.5))).astype(int)
         return pd.DataFrame({"churn_probability": probability, "churn_label": label})
 
@@ -109,6 +111,10 @@ def input_fn(body: bytes | str, content_type: str) -> list:
 
 
 def predict_fn(rows: list, model: ServedModel) -> pd.DataFrame:
+    from rfmkit.churn.row_predictor import MAX_ROWS
+
+    if model.rows is not None and len(rows) <= MAX_ROWS:  # small churn requests: no DataFrame
+        return model.label(model.rows.predict_columns(to_columns(rows, model))[:, 1])
     return model.predict(to_frame(rows, model))
 
 
@@ -133,6 +139,11 @@ def output_fn(prediction: pd.DataFrame, accept: str | None) -> tuple[str, str]:
 # -- helpers --------------------------------------------------------------------------------------
 def to_frame(rows: list, model: ServedModel) -> pd.DataFrame:
     """Rows as the model's input frame, with every value checked: row and column named on error."""
+    return pd.DataFrame(to_columns(rows, model), columns=model.columns)
+
+
+def to_columns(rows: list, model: ServedModel) -> dict[str, np.ndarray]:
+    """Rows as one checked array per model column (floats, or objects for categories)."""
     columns, kinds = model.columns, model.metadata.get("kinds", {})
     grid = np.empty((len(rows), len(columns)), dtype=object)
     grid[:] = _records(rows, columns)
@@ -152,7 +163,7 @@ def to_frame(rows: list, model: ServedModel) -> pd.DataFrame:
         else:  # categorical: a blank is a missing category
             data[column] = np.array([np.nan if v is None or v == "" else v for v in grid[:, i]],
                                     dtype=object)
-    return pd.DataFrame(data, columns=columns)
+    return data
 
 
 def _records(rows: list, columns: list[str]) -> list[list]:
