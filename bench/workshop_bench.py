@@ -53,9 +53,12 @@ def one_run(parameters: list[str]) -> dict:
         summary = json.loads((Path(folder) / "summary.json").read_text())
         notebooks = [split_notebook(Path(folder) / "notebooks" / f"{n['name']}.ipynb", n["seconds"])
                      for n in summary["notebooks"]]
+        dashboard = Path(folder) / "dashboard.html"
+        dashboard_mb = dashboard.stat().st_size / 1e6 if dashboard.exists() else None
     parts = {key: sum(n[key] for n in notebooks) for key in ("kernel", "cells", "papermill")}
     return {"total": total, **parts, "runner": total - sum(n["total"] for n in notebooks),
-            "notebooks": notebooks}
+            "notebooks": notebooks, "customers": summary.get("tables", {}).get("rfm_scores"),
+            "dashboard_mb": dashboard_mb}
 
 
 def run(*, repeat: int, parameters: list[str]) -> list[dict]:
@@ -95,4 +98,8 @@ def write_report(runs: list[dict], parameters: list[str]) -> None:
     for n in typical["notebooks"]:
         lines.append(f"| {n['name']} | {n['total']:.1f} | {n['kernel']:.1f} | {n['papermill']:.1f} | "
                      f"{n['cells']:.1f} |")
+    if typical.get("customers"):
+        lines += ["", f"Customers scored: {typical['customers']:,}."
+                  + (f" The offline dashboard written by 06 is {typical['dashboard_mb']:.1f} MB."
+                     if typical.get("dashboard_mb") else "")]
     write_section(BEGIN, END, "The whole workshop", lines)
