@@ -123,7 +123,11 @@ def output_fn(prediction: pd.DataFrame, accept: str | None) -> tuple[str, str]:
     media = (accept or JSON).split(";")[0].strip().lower()
     if media in ("*/*", ""):
         media = JSON
-    records = [{k: _plain(v) for k, v in row.items()} for row in prediction.to_dict("records")]
+    # Column lists through tolist() give plain Python numbers; DataFrame.to_dict("records") costs
+    # about 0.3 ms even for one row, a tenth of a whole single-row request.
+    names = [str(c) for c in prediction.columns]
+    columns = [prediction[c].to_numpy().tolist() for c in prediction.columns]
+    records = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
     if media == JSON:
         return json.dumps({"predictions": records}), JSON
     if media == JSONLINES:
@@ -208,12 +212,6 @@ def _json(text: str, where: str):
     except json.JSONDecodeError as error:
         raise InferenceError(f"{where}: not valid JSON ({error.msg} at line {error.lineno}, "
                              f"column {error.colno})") from None
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _tar_has(path: Path, name: str) -> bool:
