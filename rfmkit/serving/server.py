@@ -152,8 +152,12 @@ class LocalEndpointServer:
             with socket.socket() as probe:
                 probe.bind((self.host, 0))
                 self.port = probe.getsockname()[1]
+        # Idle keep-alive connections stay open for 65 s (uvicorn's default is 5 s): clients such as
+        # httpx expire theirs after 5 s too, and when both sides time out at once the client can
+        # reuse a connection the server is closing and get a reset instead of an answer.
         config = uvicorn.Config(create_app(self.endpoints, self.admin_token), host=self.host, port=self.port,
-                                log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+                                log_level="warning", access_log=False, timeout_graceful_shutdown=5,
+                                timeout_keep_alive=65)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="rfmkit-endpoint", daemon=True)
         self._thread.start()
