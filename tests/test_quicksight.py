@@ -30,43 +30,36 @@ def ingestion(status: str, ingested: int | None = None, dropped: int = 0) -> dic
     return {"Ingestion": answer}
 
 
+def stub_upsert(stub, kind: str, exists: bool, existing: dict, created: dict) -> None:
+    """publish() describes each asset first, then updates it (exists) or creates it."""
+    if exists:
+        stub.add_response(f"describe_{kind}", existing)
+        stub.add_response(f"update_{kind}", created)
+    else:
+        stub.add_client_error(f"describe_{kind}", NOT_FOUND, http_status_code=404)
+        stub.add_response(f"create_{kind}", created)
+
+
 def stub_create(stub, tables: dict[str, int], *, exists: bool = False, dashboard_version: int = 1) -> None:
     """The calls publish() makes for `tables` (name -> rows), creating or (exists) updating."""
     for table, rows in tables.items():
         asset = f"rfmkit-{table.replace('_', '-')}"
-        if exists:
-            stub.add_response("describe_data_source", {"DataSource": {"Status": "CREATION_SUCCESSFUL"}})
-            stub.add_response("update_data_source", {"Arn": f"{QS}:datasource/{asset}"})
-        else:
-            stub.add_client_error("describe_data_source", NOT_FOUND, http_status_code=404)
-            stub.add_response("create_data_source", {"Arn": f"{QS}:datasource/{asset}"})
+        stub_upsert(stub, "data_source", exists, {"DataSource": {"Status": "CREATION_SUCCESSFUL"}},
+                    {"Arn": f"{QS}:datasource/{asset}"})
         stub.add_response("describe_data_source", {"DataSource": {"Status": "CREATION_IN_PROGRESS"}})
         stub.add_response("describe_data_source", {"DataSource": {"Status": "CREATION_SUCCESSFUL",
                                                                   "Arn": f"{QS}:datasource/{asset}"}})
-        if exists:
-            stub.add_response("describe_data_set", {"DataSet": {"DataSetId": asset}})
-            stub.add_response("update_data_set", {"Arn": f"{QS}:dataset/{asset}", "IngestionId": "i1"})
-        else:
-            stub.add_client_error("describe_data_set", NOT_FOUND, http_status_code=404)
-            stub.add_response("create_data_set", {"Arn": f"{QS}:dataset/{asset}", "IngestionId": "i1"})
+        stub_upsert(stub, "data_set", exists, {"DataSet": {"DataSetId": asset}},
+                    {"Arn": f"{QS}:dataset/{asset}", "IngestionId": "i1"})
         stub.add_response("describe_ingestion", ingestion("RUNNING"))
         stub.add_response("describe_ingestion", ingestion("COMPLETED", rows))
-    if exists:
-        stub.add_response("describe_analysis", {"Analysis": {"AnalysisId": "rfmkit-analysis"}})
-        stub.add_response("update_analysis", {"Arn": f"{QS}:analysis/rfmkit-analysis"})
-    else:
-        stub.add_client_error("describe_analysis", NOT_FOUND, http_status_code=404)
-        stub.add_response("create_analysis", {"Arn": f"{QS}:analysis/rfmkit-analysis"})
+    stub_upsert(stub, "analysis", exists, {"Analysis": {"AnalysisId": "rfmkit-analysis"}},
+                {"Arn": f"{QS}:analysis/rfmkit-analysis"})
     stub.add_response("describe_analysis", {"Analysis": {"Status": "CREATION_SUCCESSFUL",
                                                          "Arn": f"{QS}:analysis/rfmkit-analysis"}})
     dashboard = f"{QS}:dashboard/rfmkit-dashboard"
-    answer = {"Arn": dashboard, "VersionArn": f"{dashboard}/version/{dashboard_version}"}
-    if exists:
-        stub.add_response("describe_dashboard", {"Dashboard": {"DashboardId": "rfmkit-dashboard"}})
-        stub.add_response("update_dashboard", answer)
-    else:
-        stub.add_client_error("describe_dashboard", NOT_FOUND, http_status_code=404)
-        stub.add_response("create_dashboard", answer)
+    stub_upsert(stub, "dashboard", exists, {"Dashboard": {"DashboardId": "rfmkit-dashboard"}},
+                {"Arn": dashboard, "VersionArn": f"{dashboard}/version/{dashboard_version}"})
     stub.add_response("describe_dashboard", {"Dashboard": {"Version": {"Status": "CREATION_SUCCESSFUL"}}},
                       {"AwsAccountId": ACCOUNT, "DashboardId": "rfmkit-dashboard", "VersionNumber": dashboard_version})
     if dashboard_version > 1:
