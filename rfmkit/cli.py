@@ -8,20 +8,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 
 def _parse_param(text: str) -> tuple[str, Any]:
+    from rfmkit.parameters import ParameterError, parse_value
+
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"-p {text!r}: expected key=value")
     key, value = text.split("=", 1)
     if not key.isidentifier():
         raise argparse.ArgumentTypeError(f"-p {text!r}: {key!r} is not a parameter name")
-    # YAML typing, as papermill's -y: 0.5 -> float, true -> bool, 2017-01-01 stays a string.
-    parsed = yaml.safe_load(value) if value else ""
-    if not isinstance(parsed, str | int | float | bool | list | dict | type(None)):
-        parsed = value
-    return key, parsed
+    try:
+        return key, parse_value(key, value)
+    except ParameterError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--from", dest="start_from", help="start at this notebook")
     run.add_argument("--run-dir", type=Path, help="run folder (default: runs/<timestamp>)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                     help="per-cell progress bars (default: when attached to a terminal)")
+                     help="per-cell progress bars (default: on a terminal; elsewhere one line per cell)")
+    run.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                     help="in the folder of an interrupted or failed run, keep the notebooks that "
+                          "finished (default); --no-resume runs them all again")
 
     gen = sub.add_parser("generate", help="write synthetic Olist CSVs")
     gen.add_argument("--scale", type=float, default=1.0, help="1.0 = 99,441 orders")
@@ -93,26 +95,30 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from rfmkit.runner import RunnerError, run
+    from rfmkit.parameters import ParameterError, read_file
+    from rfmkit.runner import RunInterrupted, RunnerError, run
 
     parameters: dict[str, Any] = {}
-    if args.params:
-        if not args.params.exists():
-            print(f"error: --params {args.params}: no such file", file=sys.stderr)
-            return 2
-        loaded = yaml.safe_load(args.params.read_text()) or {}
-        if not isinstance(loaded, dict):
-            print(f"error: --params {args.params}: expected a mapping of name: value",
-                  file=sys.stderr)
-            return 2
-        parameters.update(loaded)
+    try:
+        if args.params:
+            parameters.update(read_file(args.params))
+    except ParameterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     parameters.update(dict(args.param))
     try:
         run(args.backend, parameters, only=args.only.split(",") if args.only else None,
-            start_from=args.start_from, run_dir=args.run_dir, progress=args.progress)
+            start_from=args.start_from, run_dir=args.run_dir, progress=args.progress,
+            resume=args.resume)
+    except RunInterrupted as exc:
+        print(f"stopped: {exc}", file=sys.stderr)
+        return 130
     except RunnerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # before the first notebook started: nothing to resume
+        print("stopped before any notebook ran", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -30,6 +30,20 @@ def report(backend: str = "local") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def preflight(backend: str, parameters: dict | None = None) -> list[str]:
+    """What must be fixed before a batch on `backend` can work, one sentence each (empty: ready).
+
+    The runner calls this before the first notebook, so that `--backend aws` without credentials
+    fails at once with what is missing instead of an assertion in notebook 00.
+    """
+    given = parameters or {}
+    checks = report(backend)
+    if given.get("region"):  # a region parameter stands in for the configured one
+        checks = checks[checks["check"] != "AWS region"]
+    failed = checks[~checks["ok"].astype(bool)]
+    return [f"{row.check}: {row.found} ({row.fix})" for row in failed.itertuples()]
+
+
 def _row(check: str, found: str, ok: bool, fix: str) -> dict[str, object]:
     return {"check": check, "found": found, "ok": ok, "fix": fix}
 
@@ -50,7 +64,8 @@ def _aws_rows() -> list[dict[str, object]]:
     return [
         _row("AWS credentials", credentials.method if credentials else "none",
              credentials is not None,
-             "configure credentials (aws configure, SSO, or an instance/notebook role)"),
+             "configure credentials: `aws configure`, `aws sso login`, AWS_PROFILE, or an "
+             "instance/notebook role"),
         _row("AWS region", session.region_name or "none", bool(session.region_name),
-             "set AWS_REGION or pass region in the parameters cell"),
+             "set AWS_REGION / AWS_DEFAULT_REGION, run `aws configure`, or pass -p region=..."),
     ]

@@ -231,9 +231,15 @@ def churn_evaluation(evaluation, importance: pd.DataFrame, top: int = 12):
     ax.set(title="Precision-recall curve", xlabel="recall (churners caught)", ylabel="precision")
     ax.legend(loc="lower left")
     ax = axes[0, 2]
-    ax.plot(c["calibration_predicted"], c["calibration_true"], marker="o", color="#C44E52", label="model")
+    if "uncalibrated_predicted" in c:
+        before = f" (Brier {evaluation.brier_uncalibrated:.3f})" if evaluation.brier_uncalibrated is not None else ""
+        ax.plot(c["uncalibrated_predicted"], c["uncalibrated_true"], marker="s", color="#999999",
+                alpha=0.8, label=f"before calibration{before}")
+    after = f" (Brier {evaluation.brier:.3f})" if evaluation.brier is not None else ""
+    ax.plot(c["calibration_predicted"], c["calibration_true"], marker="o", color="#C44E52",
+            label=f"model, calibrated{after}")
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
-    ax.set(title="Calibration (deciles of predicted risk)", xlabel="predicted churn probability",
+    ax.set(title="Calibration on the hold-out (deciles of predicted risk)", xlabel="predicted churn probability",
            ylabel="observed churn rate")
     ax.legend(loc="upper left")
     ax = axes[1, 0]
@@ -255,7 +261,8 @@ def churn_evaluation(evaluation, importance: pd.DataFrame, top: int = 12):
                 color="white" if value > matrix.max() / 2 else "black", fontsize=12)
     ax.set_xticks([0, 1], evaluation.confusion.columns)
     ax.set_yticks([0, 1], evaluation.confusion.index)
-    ax.set_title(f"Confusion matrix at the cost-optimal threshold {evaluation.threshold:.3f}")
+    ax.set_title(f"Hold-out at the threshold {evaluation.threshold:.3f} (chosen {evaluation.threshold_source})",
+                 fontsize=10)
     ax = axes[1, 2]
     shown = importance.head(top).iloc[::-1]
     ax.barh(shown["column"], shown["auc_drop_mean"], xerr=shown["auc_drop_std"], color="#DD8452")

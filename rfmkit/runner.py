@@ -107,6 +107,54 @@ def declared_parameters(path: Path) -> dict[str, Any]:
     return {name: info["default"] for name, info in papermill.inspect_notebook(str(path)).items()}
 
 
+class RunInterrupted(RunnerError):
+    """Ctrl-C: the run stopped; summary.json says `interrupted` and the next run resumes."""
+
+
+def check_parameters(parameters: dict[str, Any], declared: dict[Path, dict[str, Any]],
+                     base: Path) -> dict[str, Any]:
+    """User parameters checked against every selected notebook's declared defaults, before any
+    notebook runs: unknown names and values of the wrong type are errors naming the parameter.
+    Relative paths are made absolute against `base` (where the user ran the command)."""
+    from rfmkit.parameters import ParameterError, coerce, default_value, resolve_paths
+
+    for reserved in ("backend", "run_dir"):
+        if reserved in parameters:
+            raise RunnerError(f"-p {reserved}=... is set by the runner; use --{reserved.replace('_', '-')}")
+    known = set().union(*declared.values()) if declared else set()
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        raise RunnerError(f"parameter(s) {unknown} are not declared by any selected notebook; "
+                          f"known: {sorted(known - {'backend', 'run_dir'})}")
+    checked = dict(parameters)
+    defaults: dict[str, Any] = {}
+    try:
+        for path, names in declared.items():
+            for name in set(parameters) & set(names):
+                default = default_value(names[name])
+                checked[name] = coerce(name, checked[name], default, path.stem)
+                defaults.setdefault(name, default)
+    except ParameterError as error:
+        raise RunnerError(str(error)) from None
+    return resolve_paths(checked, defaults, base)
+
+
+def _previous_results(folder: Path) -> dict[str, NotebookResult]:
+    """Notebooks an interrupted or failed run into `folder` finished, by name (for resuming)."""
+    path = folder / "summary.json"
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if data.get("status") not in ("interrupted", "failed"):
+        return {}
+    fields_ = set(NotebookResult.__dataclass_fields__)
+    return {n["name"]: NotebookResult(**{k: v for k, v in n.items() if k in fields_})
+            for n in data.get("notebooks", []) if n.get("status") == "ok"}
+
+
 def run(
     backend: str = "local",
     parameters: dict[str, Any] | None = None,
@@ -116,32 +164,42 @@ def run(
     run_dir: str | Path | None = None,
     notebooks_dir: Path = NOTEBOOKS_DIR,
     progress: bool | None = None,
+    resume: bool = True,
+    cwd: Path | None = None,
     out=None,
 ) -> RunSummary:
-    """Execute the selected notebooks in order into a run folder; raise RunnerError on failure."""
+    """Execute the selected notebooks in order into a run folder; raise RunnerError on failure.
+
+    Notebooks run with the caller's working directory (`cwd`, default the current one), so that
+    relative paths in parameters mean what they mean in the user's shell. When the folder holds an
+    interrupted or failed run, notebooks that finished there with the same parameters are kept
+    and not run again (`resume=False` runs everything).
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from rfmkit import environment
+    from rfmkit import progress as cell_progress
+
     out = out or sys.stdout
-    parameters = dict(parameters or {})
-    for reserved in ("backend", "run_dir"):
-        if reserved in parameters:
-            raise RunnerError(f"-p {reserved}=... is set by the runner; use --{reserved.replace('_', '-')}")
+    base = Path(cwd or Path.cwd()).resolve()
     notebooks = select(discover(notebooks_dir), only, start_from)
     declared = {p: declared_parameters(p) for p in notebooks}
-    known = set().union(*declared.values())
-    unknown = sorted(set(parameters) - known)
-    if unknown:
-        raise RunnerError(f"parameter(s) {unknown} are not declared by any selected notebook; "
-                          f"known: {sorted(known - {'backend', 'run_dir'})}")
+    parameters = check_parameters(dict(parameters or {}), declared, base)
+    missing = environment.preflight(backend, parameters)
+    if missing:
+        raise RunnerError(f"--backend {backend}: " + "; ".join(missing))
 
-    folder = Path(run_dir) if run_dir else new_run_dir()
+    folder = (Path(run_dir) if run_dir else new_run_dir()).expanduser()
+    if not folder.is_absolute():
+        folder = base / folder
     (folder / "notebooks").mkdir(parents=True, exist_ok=True)
     folder = folder.resolve()
+    done_before = _previous_results(folder) if resume else {}
     summary = RunSummary(run_dir=str(folder), backend=backend,
                          started=datetime.now().isoformat(timespec="seconds"),
                          machine=_machine())
-    show_cells = sys.stderr.isatty() if progress is None else progress
+    show_bars = sys.stderr.isatty() if progress is None else progress
     t_run = time.perf_counter()
     print(f"rfmkit run: {len(notebooks)} notebook(s), backend={backend}, into {folder}", file=out)
     try:
@@ -149,42 +207,80 @@ def run(
             given = {"backend": backend, "run_dir": str(folder), **parameters}
             injected = {k: v for k, v in given.items() if k in declared[path]}
             output = folder / "notebooks" / path.name
+            label = f"[{index}/{len(notebooks)}] {path.stem}"
+            earlier = done_before.get(path.stem)
+            if earlier is not None and earlier.parameters == injected and output.exists():
+                summary.notebooks.append(earlier)
+                print(f"{label} done in the interrupted run, kept (--no-resume runs it again)",
+                      file=out, flush=True)
+                continue
             result = NotebookResult(name=path.stem, output=str(output), parameters=injected)
             summary.notebooks.append(result)
-            print(f"[{index}/{len(notebooks)}] {path.stem} ...", file=out, flush=True)
+            print(f"{label} ...", file=out, flush=True)
+            cell_progress.ProgressEngine.reporter = None if show_bars else \
+                cell_progress.CellReporter(label, out)
             t0 = time.perf_counter()
             try:
                 papermill.execute_notebook(
                     str(path), str(output), parameters=injected, kernel_name=KERNEL_NAME,
-                    cwd=str(notebooks_dir), progress_bar=show_cells, log_output=False)
+                    cwd=str(base), progress_bar=show_bars, log_output=False,
+                    engine_name=cell_progress.ENGINE_NAME)
                 result.status = "ok"
+            except KeyboardInterrupt:
+                result.status = "interrupted"
             except PapermillExecutionError as exc:
-                result.status = "failed"
+                result.status = "interrupted" if exc.ename == "KeyboardInterrupt" else "failed"
                 result.error = (f"{path.name} failed in cell {exc.cell_index} "
                                 f"(execution count {exc.exec_count}): {exc.ename}: {exc.evalue}")
             except Exception as exc:  # kernel died, bad notebook, ...
                 result.status = "failed"
                 result.error = f"{path.name} could not run: {type(exc).__name__}: {exc}"
+            finally:
+                cell_progress.ProgressEngine.reporter = None
             result.seconds = time.perf_counter() - t0
             result.cell_seconds = _cell_seconds(output)
-            print(f"[{index}/{len(notebooks)}] {path.stem} {result.status} in "
-                  f"{result.seconds:.1f} s (cells {result.cell_seconds:.1f} s)", file=out,
-                  flush=True)
+            if result.status == "interrupted":
+                summary.status = "interrupted"
+                raise RunInterrupted(f"interrupted in {path.stem} after {result.seconds:.0f} s; "
+                                     f"run the same command with --run-dir {folder} to resume")
+            print(f"{label} {result.status} in {result.seconds:.1f} s "
+                  f"(cells {result.cell_seconds:.1f} s)", file=out, flush=True)
             if result.status != "ok":
                 summary.status = "failed"
                 raise RunnerError(f"{result.error}\nExecuted copy (with the traceback): {output}")
         summary.status = "ok"
+    except KeyboardInterrupt:  # between notebooks, or while papermill was writing
+        summary.status = "interrupted"
+        for result in summary.notebooks:
+            if result.status == "pending":
+                result.status = "interrupted"
+        raise RunInterrupted(f"interrupted; run the same command with --run-dir {folder} "
+                             f"to resume") from None
     finally:
         summary.seconds = time.perf_counter() - t_run
         summary.cell_seconds = sum(n.cell_seconds for n in summary.notebooks)
-        summary.tables = _table_counts(folder) if backend == "local" else {}
+        summary.tables = _table_counts(folder) if (folder / "warehouse.duckdb").exists() else {}
         summary.write(folder / "summary.json")
     print(f"done in {summary.seconds:.1f} s (in cells {summary.cell_seconds:.1f} s, "
           f"orchestration overhead {summary.overhead_share:.0%} of compute)", file=out)
-    print(f"look in {folder}:\n  notebooks/      executed notebooks\n"
-          f"  warehouse.duckdb  the tables ({len(summary.tables)})\n"
-          f"  summary.json    timings and row counts", file=out)
+    print(where_to_look(folder, summary), file=out)
     return summary
+
+
+def where_to_look(folder: Path, summary: RunSummary) -> str:
+    """The run folder's contents worth opening, only those this run produced."""
+    entries = [("notebooks/", "executed notebooks")]
+    if (folder / "warehouse.duckdb").exists():
+        entries.append(("warehouse.duckdb", f"every table ({len(summary.tables)})"))
+    for name, what in (("dashboard.html", "the dashboard (opens offline)"),
+                       ("manifests/", "QuickSight manifests and model schemas"),
+                       ("exports/", "CSV exports for dashboards"),
+                       ("models/", "model.tar.gz files (python -m rfmkit serve --model NAME=PATH)"),
+                       ("figures/", "figures")):
+        if (folder / name.rstrip("/")).exists():
+            entries.append((name, what))
+    entries.append(("summary.json", "timings and row counts"))
+    return f"look in {folder}:\n" + "\n".join(f"  {name:17} {what}" for name, what in entries)
 
 
 def _cell_seconds(path: Path) -> float:

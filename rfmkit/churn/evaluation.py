@@ -3,7 +3,8 @@
 ROC-AUC and PR-AUC are computed from predicted **probabilities**: two reference projects computed
 AUC from 0/1 predictions, which measures one threshold instead of the ranking and understates AUC
 by 0.1 or more. The decision threshold is chosen from costs (a missed churner vs an intervention)
-rather than fixed at 0.5. `evaluation.json` follows SageMaker's model-quality metrics layout so the
+on out-of-fold predictions of the training part, never on the hold-out it is reported on.
+`evaluation.json` follows SageMaker's model-quality metrics layout so the
 same file serves the MLflow run and a SageMaker model package.
 """
 
@@ -19,6 +20,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import (
     average_precision_score,
+    brier_score_loss,
     confusion_matrix,
     precision_recall_curve,
     roc_auc_score,
@@ -57,14 +59,36 @@ class Evaluation:
     curves: dict = field(repr=False)
     cv_auc_mean: float | None = None
     cv_auc_std: float | None = None
+    threshold_source: str = "fixed at 0.5"
+    brier: float | None = None                # calibrated probabilities, hold-out
+    brier_uncalibrated: float | None = None   # the same model before calibration, hold-out
+    oof_expected_cost: float | None = None    # at the threshold, on the training part's OOF predictions
+
+    def headline(self, label_auc: float | None = None) -> str:
+        """The evaluation in two sentences (Markdown), for the notebook."""
+        text = f"ROC-AUC **{self.roc_auc:.3f}** from probabilities"
+        if label_auc is not None:
+            text += f"; computed from 0/1 predictions at 0.5 it would read {label_auc:.3f}"
+        if self.cv_auc_mean is not None:
+            text += f". Cross-validated: {self.cv_auc_mean:.3f} ± {self.cv_auc_std:.3f}"
+        text += (f". Threshold **{self.threshold:.3f}** ({self.threshold_source}): expected cost on "
+                 f"the hold-out {self.expected_cost:,.0f} vs {self.cost_at_half:,.0f} at 0.5.")
+        if self.brier is not None and self.brier_uncalibrated is not None:
+            text += (f" Brier score {self.brier_uncalibrated:.4f} before calibration, "
+                     f"{self.brier:.4f} after.")
+        return text
 
     def summary(self) -> pd.DataFrame:
-        rows = {"ROC-AUC (test, from probabilities)": self.roc_auc,
-                "PR-AUC (test)": self.pr_auc,
-                "base rate (test)": self.base_rate,
-                "cost-optimal threshold": self.threshold,
-                "expected cost at that threshold": self.expected_cost,
-                "expected cost at threshold 0.5": self.cost_at_half}
+        rows = {"ROC-AUC (hold-out, from probabilities)": self.roc_auc,
+                "PR-AUC (hold-out)": self.pr_auc,
+                "base rate (hold-out)": self.base_rate,
+                f"threshold (cost-optimal, {self.threshold_source})": self.threshold,
+                "expected cost at that threshold (hold-out)": self.expected_cost,
+                "expected cost at threshold 0.5 (hold-out)": self.cost_at_half}
+        if self.brier is not None:
+            rows["Brier score, calibrated (hold-out)"] = self.brier
+        if self.brier_uncalibrated is not None:
+            rows["Brier score, before calibration (hold-out)"] = self.brier_uncalibrated
         if self.cv_auc_mean is not None:
             rows["ROC-AUC (cross-validated, mean)"] = self.cv_auc_mean
             rows["ROC-AUC (cross-validated, sd)"] = self.cv_auc_std
@@ -82,26 +106,54 @@ def cost_optimal_threshold(y_true: np.ndarray, probability: np.ndarray, costs: C
 
 
 def evaluate(pipeline, x_test: pd.DataFrame, y_test: pd.Series, costs: Costs, *,
-             cv_auc: tuple[float, float] | None = None) -> Evaluation:
+             threshold: float = 0.5, threshold_source: str = "fixed at 0.5",
+             cv_auc: tuple[float, float] | None = None, uncalibrated=None,
+             oof_expected_cost: float | None = None) -> Evaluation:
+    """Metrics of `pipeline` on the hold-out at a threshold chosen elsewhere (out of fold).
+
+    uncalibrated: the same model before calibration, to show what calibration changed."""
     y = y_test.to_numpy()
     probability = pipeline.predict_proba(x_test)[:, 1]
-    threshold, cost = cost_optimal_threshold(y, probability, costs)
     flagged = probability >= threshold
     matrix = confusion_matrix(y, flagged.astype(int), labels=[0, 1])
     fpr, tpr, _ = roc_curve(y, probability)
     precision, recall, _ = precision_recall_curve(y, probability)
     prob_true, prob_pred = calibration_curve(y, probability, n_bins=10, strategy="quantile")
+    curves = {"fpr": fpr, "tpr": tpr, "precision": precision, "recall": recall,
+              "calibration_true": prob_true, "calibration_predicted": prob_pred,
+              "gain": gain_table(y, probability), "probability": probability, "y": y}
+    brier_before = None
+    if uncalibrated is not None:
+        raw = uncalibrated.predict_proba(x_test)[:, 1]
+        brier_before = float(brier_score_loss(y, raw))
+        raw_true, raw_pred = calibration_curve(y, raw, n_bins=10, strategy="quantile")
+        curves.update(uncalibrated_true=raw_true, uncalibrated_predicted=raw_pred)
     return Evaluation(
         roc_auc=float(roc_auc_score(y, probability)),
         pr_auc=float(average_precision_score(y, probability)),
-        base_rate=float(y.mean()), threshold=threshold, expected_cost=cost,
-        cost_at_half=costs.total(y, probability >= 0.5),
+        base_rate=float(y.mean()), threshold=float(threshold),
+        expected_cost=costs.total(y, flagged), cost_at_half=costs.total(y, probability >= 0.5),
         confusion=pd.DataFrame(matrix, index=["stayed", "churned"],
                                columns=["predicted stay", "predicted churn"]),
-        curves={"fpr": fpr, "tpr": tpr, "precision": precision, "recall": recall,
-                "calibration_true": prob_true, "calibration_predicted": prob_pred,
-                "gain": gain_table(y, probability), "probability": probability, "y": y},
-        cv_auc_mean=cv_auc[0] if cv_auc else None, cv_auc_std=cv_auc[1] if cv_auc else None)
+        curves=curves, cv_auc_mean=cv_auc[0] if cv_auc else None,
+        cv_auc_std=cv_auc[1] if cv_auc else None, threshold_source=threshold_source,
+        brier=float(brier_score_loss(y, probability)), brier_uncalibrated=brier_before,
+        oof_expected_cost=oof_expected_cost)
+
+
+def holdout_metrics(candidates, x_test: pd.DataFrame, y_test: pd.Series) -> pd.DataFrame:
+    """Each candidate's hold-out ROC-AUC and PR-AUC, side by side with its CV AUC (reported only:
+    the choice was made on CV before these were computed)."""
+    y = y_test.to_numpy()
+    rows = []
+    for c in candidates:
+        if c.pipeline is None:
+            continue
+        p = c.pipeline.predict_proba(x_test)[:, 1]
+        rows.append({"model": c.name, "cv_auc_mean": c.cv_auc_mean, "cv_auc_se": c.cv_auc_se,
+                     "holdout_roc_auc": float(roc_auc_score(y, p)),
+                     "holdout_pr_auc": float(average_precision_score(y, p))})
+    return pd.DataFrame(rows)
 
 
 def gain_table(y_true: np.ndarray, probability: np.ndarray, bins: int = 10) -> pd.DataFrame:

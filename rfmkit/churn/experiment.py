@@ -1,5 +1,6 @@
-"""One churn experiment end to end: split → tune both models → pick on CV AUC → evaluate on the
-held-out split → save the artifact and evaluation.json → MLflow run → registry version + gate.
+"""One churn experiment end to end: split → tune both models → pick on CV AUC (simpler model within
+one standard error) → calibrate → threshold on out-of-fold predictions → evaluate on the held-out
+split → save the artifact and evaluation.json → MLflow run → registry version + gate.
 
 `fit_and_evaluate` and `log_and_register` are what notebook 04 calls (for each data set);
 `train_and_evaluate` is the file-free core that SageMaker's container entry point reuses.
@@ -8,7 +9,7 @@ held-out split → save the artifact and evaluation.json → MLflow run → regi
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,15 @@ import sklearn
 
 from rfmkit.churn import artifact, training
 from rfmkit.churn.datasets import ChurnData
-from rfmkit.churn.evaluation import Costs, Evaluation, evaluate, importance, write_evaluation_json
+from rfmkit.churn.evaluation import (
+    Costs,
+    Evaluation,
+    cost_optimal_threshold,
+    evaluate,
+    holdout_metrics,
+    importance,
+    write_evaluation_json,
+)
 from rfmkit.churn.registry import MlflowRegistry, Registered
 from rfmkit.config import RunConfig
 
@@ -24,7 +33,9 @@ EXPERIMENT = "rfmkit-churn"
 # MLflow stores scikit-learn models with skops, which refuses types it cannot audit. These are the
 # ones our pipelines contain (reviewed: our own freshly trained models, never a downloaded file).
 SKOPS_TRUSTED_TYPES = ["numpy.dtype",
-                       "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+                       "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+                       "sklearn.calibration._CalibratedClassifier",
+                       "sklearn.calibration._SigmoidCalibration"]
 
 
 def model_name(data: ChurnData) -> str:
@@ -37,9 +48,11 @@ class Outcome:
     data: ChurnData
     parts: training.Split
     candidates: list[training.Candidate]
-    best: training.Candidate
+    best: training.Candidate            # its pipeline is the calibrated model that is served
     evaluation: Evaluation
     importance: pd.DataFrame
+    choice: str = ""                    # why this model (the one-standard-error rule)
+    holdout: pd.DataFrame | None = None  # both models' hold-out metrics, side by side
     artifact_path: Path | None = None
     evaluation_path: Path | None = None
     registered: Registered | None = None
@@ -48,15 +61,24 @@ class Outcome:
     model_uri: str | None = None  # aws: the training job's model.tar.gz on S3
 
     def comparison(self) -> pd.DataFrame:
-        return pd.DataFrame([{"model": c.name, "cv_auc_mean": c.cv_auc_mean,
-                              "cv_auc_std": c.cv_auc_std, "chosen": c.name == self.best.name,
-                              "best_params": c.best_params} for c in self.candidates])
+        """Both models: CV AUC (mean, sd, standard error), hold-out AUCs, which was chosen."""
+        table = pd.DataFrame([{"model": c.name, "cv_auc_mean": c.cv_auc_mean,
+                               "cv_auc_std": c.cv_auc_std, "cv_auc_se": c.cv_auc_se,
+                               "chosen": c.name == self.best.name, "best_params": c.best_params}
+                              for c in self.candidates])
+        if self.holdout is not None and not self.holdout.empty:
+            table = table.merge(self.holdout[["model", "holdout_roc_auc", "holdout_pr_auc"]],
+                                on="model", how="left")
+        return table
 
     def metadata(self) -> dict:
         """What serving and the registry need to know about the model, stored beside it."""
         return {"name": model_name(self.data), "model": self.best.name,
                 "columns": list(self.parts.x_train.columns), "kinds": self.data.kinds,
-                "threshold": self.evaluation.threshold, "positive_label": self.data.positive_label,
+                "threshold": self.evaluation.threshold,
+                "threshold_source": self.evaluation.threshold_source,
+                "calibration": "sigmoid (Platt) on cross-validated predictions",
+                "choice": self.choice, "positive_label": self.data.positive_label,
                 "label": "1 = churned", "roc_auc": self.evaluation.roc_auc,
                 "candidates": [{"model": c.name, "cv_auc_mean": c.cv_auc_mean,
                                 "cv_auc_std": c.cv_auc_std, "best_params": c.best_params}
@@ -66,15 +88,26 @@ class Outcome:
 
 def train_and_evaluate(data: ChurnData, costs: Costs, *, budget: int = 6, folds: int = 5,
                        seed: int = 42, progress=print) -> Outcome:
-    """Split, tune both models, choose on CV AUC, evaluate on the held-out part (no files)."""
+    """Split, tune both models, choose on CV AUC, calibrate, pick the threshold out of fold, and
+    evaluate on the held-out part (no files)."""
     parts = training.split(data, seed=seed)
     candidates = training.train_all(data, parts, budget=budget, folds=folds, seed=seed,
                                     progress=progress)
-    best = training.best_of(candidates)
-    result = evaluate(best.pipeline, parts.x_test, parts.y_test, costs,
-                      cv_auc=(best.cv_auc_mean, best.cv_auc_std))
+    choice = training.choose(candidates)
+    progress(f"chosen: {choice.reason}")
+    calibrated = training.calibrate(choice.chosen, parts, folds=folds, seed=seed)
+    threshold, oof_cost = cost_optimal_threshold(parts.y_train.to_numpy(),
+                                                 calibrated.oof_probability, costs)
+    best = replace(choice.chosen, pipeline=calibrated.pipeline)
+    result = evaluate(best.pipeline, parts.x_test, parts.y_test, costs, threshold=threshold,
+                      threshold_source="out-of-fold on the training part",
+                      cv_auc=(best.cv_auc_mean, best.cv_auc_std),
+                      uncalibrated=choice.chosen.pipeline, oof_expected_cost=oof_cost)
+    result.curves.update(oof_probability=calibrated.oof_probability,
+                         oof_uncalibrated=calibrated.oof_uncalibrated, oof_y=parts.y_train.to_numpy())
     ranked = importance(best.pipeline, parts.x_test, parts.y_test, seed=seed)
-    return Outcome(data, parts, candidates, best, result, ranked)
+    return Outcome(data, parts, candidates, best, result, ranked, choice=choice.reason,
+                   holdout=holdout_metrics(candidates, parts.x_test, parts.y_test))
 
 
 def save(outcome: Outcome, folder: Path) -> Outcome:
@@ -121,7 +154,8 @@ def log_and_register(outcome: Outcome, cfg: RunConfig, *, min_auc: float, seed: 
         mlflow.log_metrics({"roc_auc": result.roc_auc, "pr_auc": result.pr_auc,
                             "cv_auc_mean": best.cv_auc_mean, "cv_auc_std": best.cv_auc_std,
                             "threshold": result.threshold, "expected_cost": result.expected_cost,
-                            "base_rate": result.base_rate})
+                            "base_rate": result.base_rate,
+                            **({"brier": result.brier} if result.brier is not None else {})})
         mlflow.log_artifact(str(outcome.evaluation_path))
         mlflow.log_artifact(str(outcome.artifact_path), "sagemaker")
         for figure in figures:
@@ -138,6 +172,29 @@ def log_and_register(outcome: Outcome, cfg: RunConfig, *, min_auc: float, seed: 
     else:
         outcome.registered = MlflowRegistry(model_name(data)).register(
             logged.model_uri, result.roc_auc, min_auc)
+    return outcome
+
+
+def transaction_churn(warehouse, cfg: RunConfig, costs: Costs, *, cutoff_date: str, horizon_days: int,
+                      drop_leaks: bool, min_auc: float, budget: int, folds: int, seed: int,
+                      tracking_uri: str = "", progress=print) -> Outcome:
+    """Notebook 04 section 6: churn labels from the warehouse's transactions, trained, evaluated,
+    figure saved, logged and registered (approval stays the caller's decision)."""
+    from rfmkit import plots
+    from rfmkit.churn.leakage import guard
+    from rfmkit.churn.transactions import choose_window, transaction_dataset
+
+    window = choose_window(warehouse, cutoff_date, horizon_days)
+    progress(f"transaction labels: {window}")
+    data = transaction_dataset(warehouse, window)
+    guard(data, drop=drop_leaks)
+    outcome = fit_and_evaluate(data, cfg, costs, budget=budget, folds=folds, seed=seed,
+                               progress=progress)
+    figure = plots.save_figure(plots.churn_evaluation(outcome.evaluation, outcome.importance),
+                               cfg.run_dir / "figures", "04_evaluation_transactions")
+    log_and_register(outcome, cfg, min_auc=min_auc, seed=seed, costs=costs, figures=[figure],
+                     tracking_uri=tracking_uri)
+    progress(str(outcome.registered))
     return outcome
 
 

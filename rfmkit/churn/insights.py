@@ -33,3 +33,25 @@ def risk_by_segment(warehouse: Warehouse, scores: pd.DataFrame, threshold: float
         "revenue_at_risk": grouped["at_risk"].sum(),
     }).reset_index()
     return table.sort_values("revenue_at_risk", ascending=False).reset_index(drop=True)
+
+
+def base_rate_sentence(name: str, base_rate: float, customers: int) -> str:
+    """What the churn rate of the data at hand means for reading the results (computed, so that
+    the notebook never states another data set's facts)."""
+    if 0.4 <= base_rate <= 0.6:
+        shape = ("roughly balanced, which is rare in practice: accuracy and precision read almost "
+                 "as they would at 50/50")
+    elif base_rate < 0.4:
+        shape = (f"churners are the minority: a model that says 'stays' for everyone is right "
+                 f"{1 - base_rate:.0%} of the time, so look at ROC-AUC, PR-AUC and costs, not accuracy")
+    else:
+        shape = (f"churners are the majority: a model that says 'churns' for everyone is right "
+                 f"{base_rate:.0%} of the time, and the interesting minority is the one that stays")
+    return f"**{name}**: {base_rate:.1%} of {customers:,} customers churned; {shape}."
+
+
+def repeat_sentence(customers: int, repeat_share: float, base_rate: float) -> str:
+    """How often people in this warehouse buy again, and what that does to transaction labels."""
+    return (f"In this warehouse {1 - repeat_share:.1%} of {customers:,} customers bought exactly "
+            f"once; with the chosen window {base_rate:.1%} of the customers in the training data "
+            f"count as churned.")

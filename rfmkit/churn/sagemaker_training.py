@@ -119,10 +119,14 @@ class SageMakerChurnTrainer:
                                          c["cv_auc_mean"], c["cv_auc_std"], c["best_params"], None)
                       for c in metadata["candidates"]]
         best = next(c for c in candidates if c.name == metadata["model"])
+        # The container chose the threshold out of fold (metadata); the hold-out only reports.
         result = evaluate(pipeline, parts.x_test, parts.y_test, costs,
+                          threshold=float(metadata["threshold"]),
+                          threshold_source=metadata.get("threshold_source", "chosen in the training job"),
                           cv_auc=(best.cv_auc_mean, best.cv_auc_std))
         outcome = Outcome(data, parts, candidates, best, result,
                           importance(pipeline, parts.x_test, parts.y_test, seed=seed),
+                          choice=metadata.get("choice", ""),
                           artifact_path=local, trained_with=f"SageMaker ({model_uri})",
                           model_uri=model_uri)
         outcome.evaluation_path = write_evaluation_json(result, folder / "evaluation.json")

@@ -31,6 +31,30 @@ class Window:
                 f"({(self.horizon_end - self.cutoff).days} days)")
 
 
+NEEDED_TABLES = {"fct_orders": "02_rfm_scoring", "rfm_scores": "02_rfm_scoring"}
+
+
+def why_unavailable(warehouse: Warehouse) -> str | None:
+    """None when the warehouse has the tables transaction churn needs, else a sentence saying which
+    notebook builds them (a notebook section that needs them is skipped with that sentence)."""
+    missing = [t for t in NEEDED_TABLES if not warehouse.table_exists(t)]
+    if not missing:
+        return None
+    builders = ", ".join(sorted({NEEDED_TABLES[t] for t in missing}))
+    return (f"skipped: this warehouse has no {', '.join(missing)} (run {builders} into this run "
+            f"folder first, e.g. `python -m rfmkit run --only 01,02,04 -p ...`)")
+
+
+def repeat_share(warehouse: Warehouse) -> tuple[int, float]:
+    """(customers, share who bought more than once) in the warehouse's orders, for sentences
+    about the data at hand instead of facts quoted from Olist."""
+    row = warehouse.query("SELECT COUNT(*) AS customers, "
+                          "SUM(CASE WHEN frequency > 1 THEN 1 ELSE 0 END) AS repeat_buyers "
+                          "FROM rfm_scores").iloc[0]
+    customers = int(row["customers"])
+    return customers, (float(row["repeat_buyers"]) / customers if customers else 0.0)
+
+
 def choose_window(warehouse: Warehouse, cutoff_date: str | date | None, horizon_days: int) -> Window:
     if not warehouse.table_exists("fct_orders"):
         raise ChurnDataError("table fct_orders not found: run notebook 02_rfm_scoring first")

@@ -165,7 +165,10 @@ def acquire(source: str, dest: str | Path, *, scale: float = 1.0, seed: int = 42
     """Get the three Olist CSVs into `dest` from any supported source, by table name.
 
     source: 'synthetic' (default, offline), 'kaggle', a folder, a .zip, or an s3:// prefix.
+    `dest` exists afterwards whatever the source (later steps write beside the data), even when a
+    folder source is read where it is.
     """
+    Path(dest).mkdir(parents=True, exist_ok=True)
     if source == "synthetic":
         from rfmkit.data.synthetic import generate
 

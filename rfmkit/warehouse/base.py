@@ -79,9 +79,12 @@ class Warehouse(ABC):
             self._audit_ready = True
 
     @abstractmethod
-    def copy(self, command: CopyCommand, *, mode: str = "replace", key: Iterable[str] = ()
-             ) -> LoadReport:
-        """Load files into a table with Redshift COPY semantics (see loading.py)."""
+    def copy(self, command: CopyCommand, *, mode: str = "replace", key: Iterable[str] = (),
+             allow_empty: bool = False) -> LoadReport:
+        """Load files into a table with Redshift COPY semantics (see loading.py).
+
+        allow_empty: let a 'replace' with no rows to load empty a table that has rows (refused by
+        default: that is almost always a wrong or truncated file)."""
 
     def load_csv(
         self,
@@ -94,6 +97,7 @@ class Warehouse(ABC):
         key: Iterable[str] = (),
         time_format: str = "YYYY-MM-DD HH:MI:SS",
         delimiter: str = ",",
+        allow_empty: bool = False,
     ) -> LoadReport:
         """Load a CSV file (or folder / S3 prefix of them) into `table`.
 
@@ -110,10 +114,11 @@ class Warehouse(ABC):
         if delimiter != ",":
             options["DELIMITER"] = delimiter
         return self.copy(CopyCommand(table=table, source=str(source), options=options),
-                         mode=mode, key=key)
+                         mode=mode, key=key, allow_empty=allow_empty)
 
     def load_parquet(self, table: str, source: str | Path, *, max_errors: int = 0,
-                     mode: str = "replace", key: Iterable[str] = ()) -> LoadReport:
+                     mode: str = "replace", key: Iterable[str] = (), allow_empty: bool = False
+                     ) -> LoadReport:
         """Load a Parquet file (or folder / S3 prefix of them) into `table`.
 
         Columns map to the table's by position, as Redshift's COPY ... FORMAT AS PARQUET does, and
@@ -126,7 +131,7 @@ class Warehouse(ABC):
         if max_errors:
             options["MAXERROR"] = str(max_errors)
         return self.copy(CopyCommand(table=table, source=str(source), options=options),
-                         mode=mode, key=key)
+                         mode=mode, key=key, allow_empty=allow_empty)
 
     @abstractmethod
     def unload(self, command: UnloadCommand) -> list[str]:

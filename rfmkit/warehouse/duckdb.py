@@ -39,12 +39,15 @@ from rfmkit.warehouse.loading import (
     check_mode,
     check_parquet_columns,
     collapse_rejects,
+    failed_attempt,
     file_sha256,
     is_parquet,
     local_files,
     max_errors_message,
     new_load_id,
     null_violations,
+    prefix_note,
+    refuse_empty_replace,
 )
 
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -133,34 +136,23 @@ class DuckDBWarehouse(Warehouse):
         self.con.close()
 
     # -- COPY ----------------------------------------------------------------------------------
-    def copy(self, command: CopyCommand, *, mode: str = "replace", key: Iterable[str] = ()
-             ) -> LoadReport:
+    def copy(self, command: CopyCommand, *, mode: str = "replace", key: Iterable[str] = (),
+             allow_empty: bool = False) -> LoadReport:
         key = tuple(key)
         check_mode(mode, key)
         started, t0 = datetime.now(UTC).replace(tzinfo=None), time.perf_counter()
         self._ensure_audit_tables()
-        catalog = self.table_columns(command.table)
-        if catalog.empty:
-            raise LoadError(f"table {command.table} does not exist: create it first "
-                            f"(for Olist: warehouse.run_file('010_raw_tables.sql'))")
-        columns = command.columns or list(catalog["name"])
-        unknown = sorted(set(columns) - set(catalog["name"]))
-        if unknown:
-            raise LoadError(f"COPY {command.table}: no column(s) {unknown} in the table")
-        types = dict(zip(catalog["name"], catalog["data_type"], strict=True))
-        required = [c for c, nullable in zip(catalog["name"], catalog["nullable"], strict=True)
-                    if not nullable and c in columns]
-        parquet = is_parquet(command.options)
-        files = self._source_files(command.source, "*.parquet" if parquet else "*.csv")
+        try:  # failures before any row is read are load attempts too: recorded, then raised
+            columns, types, required, parquet, files = self._prepare(command)
+        except LoadError as exc:
+            report = failed_attempt(command, mode, exc, time.perf_counter() - t0)
+            self._record(report, started, {}, [])
+            exc.report = report
+            raise
         header = command.ignore_header
-        for path in files:
-            if parquet:
-                check_parquet_columns(path, columns)
-            else:
-                check_header(path, columns, header, command.delimiter)
-
         report = LoadReport(load_id=new_load_id(), table=command.table,
-                            files=[str(p) for p in files], mode=mode)
+                            files=[str(p) for p in files], mode=mode,
+                            message=prefix_note(command.source, files))
         digests = {str(p): file_sha256(p) for p in files}
         if mode == "append":
             files = self._not_yet_loaded(command.table, files, digests)
@@ -200,6 +192,8 @@ class DuckDBWarehouse(Warehouse):
                     f"{report.rows_rejected}; nothing was loaded", report)
             if report.rows_rejected > command.max_errors:
                 raise MaxErrorsExceeded(max_errors_message(report, command.max_errors), report)
+            if mode == "replace" and report.rows_loaded == 0 and not allow_empty:
+                refuse_empty_replace(report, self.row_count(command.table))
             self.con.execute("BEGIN TRANSACTION")
             in_transaction = True
             inserted = self._apply(stage, command.table, columns, mode, key)
@@ -214,7 +208,7 @@ class DuckDBWarehouse(Warehouse):
             if in_transaction:
                 self.con.execute("ROLLBACK")
             report.status = "failed"
-            report.message = str(exc).splitlines()[0][:1000]
+            report.message = "; ".join(filter(None, [str(exc).splitlines()[0][:1000], report.message]))
             report.seconds = time.perf_counter() - t0
             # The failure itself is recorded (outside the rolled-back transaction): nothing lost.
             self._record(report, started, digests, files)
@@ -225,6 +219,28 @@ class DuckDBWarehouse(Warehouse):
         finally:
             self.con.execute(f"DROP TABLE IF EXISTS {stage}")
         return report
+
+    def _prepare(self, command: CopyCommand):
+        """Check the target table and the source files (header, Parquet columns) before reading."""
+        catalog = self.table_columns(command.table)
+        if catalog.empty:
+            raise LoadError(f"table {command.table} does not exist: create it first "
+                            f"(for Olist: warehouse.run_file('010_raw_tables.sql'))")
+        columns = command.columns or list(catalog["name"])
+        unknown = sorted(set(columns) - set(catalog["name"]))
+        if unknown:
+            raise LoadError(f"COPY {command.table}: no column(s) {unknown} in the table")
+        types = dict(zip(catalog["name"], catalog["data_type"], strict=True))
+        required = [c for c, nullable in zip(catalog["name"], catalog["nullable"], strict=True)
+                    if not nullable and c in columns]
+        parquet = is_parquet(command.options)
+        files = self._source_files(command.source, "*.parquet" if parquet else "*.csv")
+        for path in files:
+            if parquet:
+                check_parquet_columns(path, columns)
+            else:
+                check_header(path, columns, command.ignore_header, command.delimiter)
+        return columns, types, required, parquet, files
 
     def _source_files(self, source: str, pattern: str) -> list[Path]:
         if source.startswith("s3://"):
@@ -355,7 +371,8 @@ class DuckDBWarehouse(Warehouse):
                 "INSERT INTO load_audit VALUES ($id, $t, $f, $sha, $bytes, $mode, $read, $loaded,"
                 " $rejected, $status, $msg, $started, $seconds)",
                 {"id": report.load_id, "t": report.table, "f": name, "sha": digests.get(name),
-                 "bytes": Path(name).stat().st_size, "mode": report.mode,
+                 "bytes": Path(name).stat().st_size if Path(name).is_file() else None,
+                 "mode": report.mode,
                  "read": read, "loaded": loaded, "rejected": len(mine), "status": status, "msg": report.message or None,
                  "started": started, "seconds": report.seconds})
         if len(report.rejects):

@@ -83,6 +83,34 @@ def new_load_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
 
 
+def failed_attempt(command, mode: str, error: Exception, seconds: float) -> LoadReport:
+    """The report of a load that failed before reading a row (missing file, bad header, ...): it
+    is recorded in load_audit like any other attempt, with the source as its file name."""
+    return LoadReport(load_id=new_load_id(), table=command.table, files=[str(command.source)],
+                      mode=mode, status="failed", seconds=seconds,
+                      message=str(error).splitlines()[0][:1000])
+
+
+def prefix_note(source: str | Path, files: list[Path]) -> str:
+    """Say which files a source matched when it is a prefix rather than a file or folder name
+    (COPY's S3 semantics): `files/bas` loading `base.csv` must not go unnoticed."""
+    path = Path(str(source)).expanduser()
+    if str(source).startswith("s3://") or path.is_file() or path.is_dir():
+        return ""
+    names = ", ".join(p.name for p in files[:20]) + (f" and {len(files) - 20} more" if len(files) > 20 else "")
+    return f"source {source} is a prefix: it matched {len(files)} file(s): {names}"
+
+
+def refuse_empty_replace(report: LoadReport, current_rows: int) -> None:
+    """A replace that would leave the table empty is almost always a wrong or truncated file."""
+    if current_rows:
+        raise LoadError(
+            f"{', '.join(Path(f).name for f in report.files)} has no rows to load "
+            f"(read {report.rows_read:,}, rejected {report.rows_rejected:,}): replacing "
+            f"{report.table} would delete its {current_rows:,} rows, so the table is unchanged. "
+            f"If emptying it is what you want, pass allow_empty=True", report)
+
+
 def check_mode(mode: str, key: tuple[str, ...]) -> None:
     if mode not in LOAD_MODES:
         raise ValueError(f"parameter mode={mode!r}: choose one of {LOAD_MODES}")
@@ -95,6 +123,8 @@ def check_mode(mode: str, key: tuple[str, ...]) -> None:
 def local_files(source: str | Path, pattern: str = "*.csv") -> list[Path]:
     """The files a COPY source names: one file, or every CSV under a folder/prefix."""
     path = Path(source).expanduser()
+    if not str(source).strip():
+        raise LoadError("no source given: pass a file, a folder or an s3:// prefix")
     if path.is_dir():
         files = sorted(p for p in path.rglob(pattern) if p.is_file())
         if not files:

@@ -42,11 +42,15 @@ from rfmkit.warehouse.loading import (
     check_mode,
     check_parquet_columns,
     collapse_rejects,
+    count_records_quoted,
+    failed_attempt,
     is_parquet,
     local_files,
     max_errors_message,
     new_load_id,
+    prefix_note,
     raw_lines,
+    refuse_empty_replace,
 )
 
 
@@ -279,8 +283,8 @@ class RedshiftWarehouse(Warehouse):
         statements.append(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {quote_ident(stage)}")
         return statements
 
-    def copy(self, command: CopyCommand, *, mode: str = "replace", key: Iterable[str] = ()
-             ) -> LoadReport:
+    def copy(self, command: CopyCommand, *, mode: str = "replace", key: Iterable[str] = (),
+             allow_empty: bool = False) -> LoadReport:
         key = tuple(key)
         check_mode(mode, key)
         if mode == "append":
@@ -288,6 +292,16 @@ class RedshiftWarehouse(Warehouse):
                             "Redshift for idempotent incremental loads")
         started, t0 = datetime.now(UTC).replace(tzinfo=None), time.perf_counter()
         self._ensure_audit_tables()
+        try:  # failures before any row is read are load attempts too: recorded, then raised
+            return self._copy_checked(command, mode, key, allow_empty, started, t0)
+        except LoadError as exc:
+            if exc.report is None or exc.report.status == "pending":  # not recorded yet
+                exc.report = failed_attempt(command, mode, exc, time.perf_counter() - t0)
+                self._record(exc.report, started)
+            raise
+
+    def _copy_checked(self, command: CopyCommand, mode: str, key: tuple[str, ...],
+                      allow_empty: bool, started: datetime, t0: float) -> LoadReport:
         catalog = self.table_columns(command.table)
         if catalog.empty:
             raise LoadError(f"table {command.table} does not exist: create it first")
@@ -303,11 +317,21 @@ class RedshiftWarehouse(Warehouse):
                 check_parquet_columns(path, columns)
             else:
                 check_header(path, columns, command.ignore_header, command.delimiter)
+        if local and mode == "replace" and not allow_empty:
+            # Local files are counted before anything is staged; an S3 source is counted by COPY.
+            records = sum(count_records_quoted(p, command.ignore_header, command.delimiter)[0]
+                          for p in local if p.suffix != ".parquet")
+            if records == 0 and not parquet:
+                refuse_empty_replace(
+                    LoadReport(load_id=new_load_id(), table=command.table,
+                               files=[str(p) for p in local], mode=mode),
+                    self.row_count(command.table))
         source = self._stage_files(local) if local else command.source
         staged = CopyCommand(table=command.table, source=source, columns=command.columns,
                              options=command.options)
         report = LoadReport(load_id=new_load_id(), table=command.table,
-                            files=[str(p) for p in local] or [source], mode=mode)
+                            files=[str(p) for p in local] or [source], mode=mode,
+                            message=prefix_note(command.source, local) if local else "")
         stage = f"stage_{report.load_id.replace('-', '_')}"
         try:
             results = self.transport.run_batch(
