@@ -29,6 +29,9 @@ import pandas as pd
 CSV, JSON, JSONLINES = "text/csv", "application/json", "application/jsonlines"
 CONTENT_TYPES = (CSV, JSON, JSONLINES)
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's real-time limit
+# Inputs beyond this magnitude are refused: no RFM or usage figure comes near it, and it keeps the
+# models' squares and sums finite (1e308 would overflow a k-means distance to Infinity).
+MAX_ABS_VALUE = 1e12
 
 
 class InferenceError(ValueError):
@@ -94,7 +97,7 @@ def input_fn(body: bytes | str, content_type: str) -> list:
     if len(body) > MAX_PAYLOAD_BYTES:
         raise InferenceError(f"request body of {len(body):,} bytes is over the 6 MB limit; send "
                              f"fewer rows per request", status=413)
-    text = body.decode("utf-8") if isinstance(body, bytes) else body
+    text = _text(body) if isinstance(body, bytes) else body
     if not text.strip():
         raise InferenceError("empty request body: send at least one row")
     if media == CSV:
@@ -111,11 +114,18 @@ def input_fn(body: bytes | str, content_type: str) -> list:
 
 
 def predict_fn(rows: list, model: ServedModel) -> pd.DataFrame:
+    """Check every value against the model's domain (400 naming row and column), then predict.
+
+    An answer that is not a finite number is refused too: JSON has no NaN or Infinity."""
     from rfmkit.churn.row_predictor import MAX_ROWS
 
+    columns = to_columns(rows, model)
     if model.rows is not None and len(rows) <= MAX_ROWS:  # small churn requests: no DataFrame
-        return model.label(model.rows.predict_columns(to_columns(rows, model))[:, 1])
-    return model.predict(to_frame(rows, model))
+        prediction = model.label(model.rows.predict_columns(columns)[:, 1])
+    else:
+        prediction = model.predict(pd.DataFrame(columns, columns=model.columns))
+    _check_finite_output(prediction)
+    return prediction
 
 
 def output_fn(prediction: pd.DataFrame, accept: str | None) -> tuple[str, str]:
@@ -128,10 +138,10 @@ def output_fn(prediction: pd.DataFrame, accept: str | None) -> tuple[str, str]:
     names = [str(c) for c in prediction.columns]
     columns = [prediction[c].to_numpy().tolist() for c in prediction.columns]
     records = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
-    if media == JSON:
-        return json.dumps({"predictions": records}), JSON
+    if media == JSON:  # allow_nan=False: a non-finite number is a bug, never invalid JSON on the wire
+        return json.dumps({"predictions": records}, allow_nan=False), JSON
     if media == JSONLINES:
-        return "".join(json.dumps(r) + "\n" for r in records), JSONLINES
+        return "".join(json.dumps(r, allow_nan=False) + "\n" for r in records), JSONLINES
     if media == CSV:
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows([list(r.values()) for r in records])
@@ -154,20 +164,72 @@ def to_columns(rows: list, model: ServedModel) -> dict[str, np.ndarray]:
     numeric = [i for i, c in enumerate(columns) if kinds.get(c) != "categorical"]
     try:  # fast path: every value parses as a number (what well-formed requests send)
         values = grid[:, numeric].astype(float)
-        fast = not (model.kind == "kmeans" and np.isnan(values).any())
-    except (TypeError, ValueError):
+        fast = not np.isnan(values).any()  # a NaN here came from text such as "nan": say so below
+    except (TypeError, ValueError, OverflowError):
         fast = False
     if not fast:  # blanks, yes/no words or a bad value: column by column, naming the first bad cell
-        values = np.column_stack([_numbers(pd.Series(grid[:, i]), columns[i], kinds.get(columns[i]),
+        values = np.column_stack([_numbers(grid[:, i], columns[i], kinds.get(columns[i]),
                                            model.kind) for i in numeric]) if numeric else None
+    if numeric:
+        _check_domain(values, [columns[i] for i in numeric], model)
     data = {}
     for i, column in enumerate(columns):
         if i in numeric:
             data[column] = values[:, numeric.index(i)]
         else:  # categorical: a blank is a missing category
+            _check_text(grid[:, i], column)
             data[column] = np.array([np.nan if v is None or v == "" else v for v in grid[:, i]],
                                     dtype=object)
     return data
+
+
+def domain(model: ServedModel) -> dict[str, str]:
+    """What each numeric input column accepts, beyond being a finite number within MAX_ABS_VALUE.
+
+    k-means features are RFM counts, days and money, all >= 0 in the data the model was fitted on;
+    a log-transformed one would even turn a negative value into NaN or -Infinity (log1p(-1))."""
+    if model.kind != "kmeans":
+        return {}
+    logged = set(model.metadata.get("features", {}).get("log_columns") or [])
+    return {c: "log-transformed" if c in logged else "non-negative" for c in model.columns}
+
+
+def _check_domain(values: np.ndarray, names: list[str], model: ServedModel) -> None:
+    """Finite, within MAX_ABS_VALUE, and inside each column's domain; blanks (NaN) are left to
+    the model's imputer. The first bad cell is named by row and column."""
+    with np.errstate(invalid="ignore"):
+        out_of_range = ~np.isnan(values) & ~(np.abs(values) <= MAX_ABS_VALUE)
+        rules = domain(model)
+        negative = np.zeros_like(out_of_range)
+        for j, name in enumerate(names):
+            if name in rules:
+                negative[:, j] = values[:, j] < 0
+    if out_of_range.any():
+        row, col = (int(x) for x in np.argwhere(out_of_range)[0])
+        raise InferenceError(f"row {row + 1}, column {names[col]!r}: {values[row, col]!r} is not a "
+                             f"finite number within ±{MAX_ABS_VALUE:.0e}")
+    if negative.any():
+        row, col = (int(x) for x in np.argwhere(negative)[0])
+        why = ("the model log-transforms it (log1p)" if rules[names[col]] == "log-transformed"
+               else "it is a count, a number of days or an amount of money")
+        raise InferenceError(f"row {row + 1}, column {names[col]!r}: {values[row, col]!r} is negative; "
+                             f"{why}, so it needs a value >= 0")
+
+
+def _check_text(values: np.ndarray, column: str) -> None:
+    for row, value in enumerate(values, 1):
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise InferenceError(f"row {row}, column {column!r}: expected a value, got "
+                                 f"{type(value).__name__}")
+
+
+def _check_finite_output(prediction: pd.DataFrame) -> None:
+    for name in prediction.columns:
+        column = prediction[name].to_numpy()
+        if column.dtype.kind == "f" and not np.isfinite(column).all():
+            row = int(np.flatnonzero(~np.isfinite(column))[0]) + 1
+            raise InferenceError(f"row {row}: the model has no finite {name} for these values; "
+                                 f"they are outside what it was trained on")
 
 
 def _records(rows: list, columns: list[str]) -> list[list]:
@@ -188,10 +250,18 @@ def _records(rows: list, columns: list[str]) -> list[list]:
     return records
 
 
-def _numbers(values: pd.Series, column: str, kind: str | None, model_kind: str) -> np.ndarray:
+def _numbers(cells: np.ndarray, column: str, kind: str | None, model_kind: str) -> np.ndarray:
     """One column as floats (blank = missing; yes/no/true/false for boolean columns)."""
+    for row, value in enumerate(cells, 1):
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise InferenceError(f"row {row}, column {column!r}: expected a number, got "
+                                 f"{type(value).__name__}")
+    values = pd.Series(cells, dtype=object)
     blank = values.isna() | (values == "")
-    numbers = pd.to_numeric(values.where(~blank, np.nan), errors="coerce")
+    try:
+        numbers = pd.to_numeric(values.where(~blank, np.nan), errors="coerce")
+    except (TypeError, ValueError, OverflowError):  # an integer too large for a float, ...
+        numbers = pd.Series([_float_or_nan(v) for v in values], dtype=float)
     if kind == "boolean":
         words = values.astype(str).str.strip().str.lower()
         numbers = numbers.where(numbers.notna(), words.map({"true": 1.0, "yes": 1.0, "false": 0.0,
@@ -206,12 +276,37 @@ def _numbers(values: pd.Series, column: str, kind: str | None, model_kind: str) 
     return numbers.astype(float).to_numpy()
 
 
-def _json(text: str, where: str):
+def _float_or_nan(value) -> float:
     try:
-        return json.loads(text)
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return np.nan
+    return number if not np.isnan(number) else np.nan
+
+
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        hint = " (it looks like UTF-16)" if body[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise InferenceError(f"request body is not UTF-8 text{hint}: byte {error.start} "
+                             f"({body[error.start:error.start + 1]!r}) cannot be decoded") from None
+
+
+def _reject_constant(name: str):
+    raise InferenceError(f"{name} is not a number JSON allows; send a finite number, or null "
+                         f"for a missing value")
+
+
+def _json(text: str, where: str):
+    # json.loads recurses once per nesting level; too deep a body raises RecursionError, caught here.
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
         raise InferenceError(f"{where}: not valid JSON ({error.msg} at line {error.lineno}, "
                              f"column {error.colno})") from None
+    except RecursionError:
+        raise InferenceError(f"{where}: JSON nested too deeply") from None
 
 
 def _tar_has(path: Path, name: str) -> bool:

@@ -7,12 +7,15 @@
 Several named endpoints (staging, production, segments...) are served at once. `deploy` swaps what
 an endpoint serves by replacing one reference: a request in flight finishes on the model it
 started with, the next one gets the new model, and none is lost. Binds 127.0.0.1 by default.
-Every bad request gets a 4xx with a message; a failure inside a model gets SageMaker's ModelError
-shape (424); the server keeps serving either way.
+Every bad request gets a 4xx with a message (a client's mistake is never a 5xx or a 424); a failure
+inside a model gets SageMaker's ModelError shape (424); the server keeps serving either way. A body
+declared larger than the limit is refused with 413 before a byte of it is read.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 import threading
 import time
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from rfmkit.serving.inference import (
     MAX_PAYLOAD_BYTES,
@@ -77,16 +81,26 @@ def create_app(endpoints: Endpoints, admin_token: str | None = None) -> FastAPI:
                             headers={"x-amzn-ErrorType": error_type})
 
     async def invoke(name: str | None, request: Request) -> Response:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
-            async for _ in request.stream():  # drain without keeping it, so the client reads the 413
-                pass
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
+            # A client that is still sending when we answer gets a connection reset instead of the
+            # answer, so a plausible oversize body is read and dropped first, as long as bytes keep
+            # coming; an absurd length (or a body that stops arriving) is answered at once.
+            if int(declared) <= DRAIN_LIMIT_BYTES:
+                await drain(request)
             return error(413, "ValidationError", f"request body of {int(declared):,} bytes is over "
                                                  f"the 6 MB limit; send fewer rows per request")
         try:
             model = endpoints.get(name or endpoints.default or "")
-            body = await request.body()
+            body = await read_body(request)
             rows = input_fn(body, request.headers.get("content-type", ""))
+        except InferenceError as exc:
+            return error(exc.status, "ValidationError", str(exc))
+        except ClientDisconnect:  # the client went away: nobody to answer
+            return Response(status_code=400)
+        except Exception as exc:  # noqa: BLE001 - any failure to read a request is the request's
+            return error(400, "ValidationError", f"could not read the request: {exc}")
+        try:
             prediction = predict_fn(rows, model)
             text, media = output_fn(prediction, request.headers.get("accept"))
         except InferenceError as exc:
@@ -125,6 +139,32 @@ def create_app(endpoints: Endpoints, admin_token: str | None = None) -> FastAPI:
         return Response(status_code=204)
 
     return app
+
+
+# Oversize bodies up to this size are read and dropped before the 413 (so the client can read it);
+# a read that waits longer than DRAIN_IDLE_SECONDS for the next bytes ends the drain.
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+DRAIN_IDLE_SECONDS = 1.0
+
+
+async def drain(request: Request) -> None:
+    stream = request.stream().__aiter__()
+    with contextlib.suppress(StopAsyncIteration, TimeoutError, ClientDisconnect):
+        while True:
+            await asyncio.wait_for(stream.__anext__(), DRAIN_IDLE_SECONDS)
+
+
+async def read_body(request: Request) -> bytes:
+    """The body, refused with 413 as soon as it passes the limit (a chunked upload has no
+    Content-Length to check up front)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_PAYLOAD_BYTES:
+            raise InferenceError(f"request body is over the 6 MB limit ({size:,} bytes read so "
+                                 f"far); send fewer rows per request", status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class LocalEndpointServer:
