@@ -35,25 +35,60 @@ class Registered:
         return f"{self.name} version {self.version}: ROC-AUC {self.roc_auc:.3f}, {state}"
 
 
+ALIASES = (CANDIDATE, PRODUCTION, PREVIOUS)
+
+
 class MlflowRegistry:
-    """The workspace's MLflow model registry (tracking.use_experiment sets the store)."""
+    """The workspace's MLflow model registry (tracking.use_experiment sets the store).
+
+    Alias changes hold the workspace lock (a file beside the SQLite store), so runs sharing the
+    store never interleave them; `exclusive()` holds it for a whole sequence."""
 
     def __init__(self, name: str, client=None):
         from mlflow import MlflowClient
 
         self.name, self.client = name, client or MlflowClient()
 
+    def lock(self):
+        """The workspace lock for a SQLite store; a server store (tracking_uri) has its own
+        transactions and no shared file, so nothing is locked there."""
+        import contextlib
+
+        from mlflow import get_tracking_uri
+
+        from rfmkit.locking import exclusive
+
+        uri = get_tracking_uri()
+        if not uri.startswith("sqlite:///"):
+            return contextlib.nullcontext()
+        return exclusive(uri.removeprefix("sqlite:///") + ".lock")
+
+    def snapshot(self) -> dict[str, str | None]:
+        """Every alias and the version it points to."""
+        return {alias: self.alias(alias) for alias in ALIASES}
+
+    def restore(self, aliases: dict[str, str | None]) -> None:
+        """Put every alias back exactly as `snapshot` found it."""
+        with self.lock():
+            for alias, version in aliases.items():
+                if version is None:
+                    if self.alias(alias) is not None:
+                        self.client.delete_registered_model_alias(self.name, alias)
+                elif self.alias(alias) != version:
+                    self.client.set_registered_model_alias(self.name, alias, version)
+
     def register(self, model_uri: str, roc_auc: float, min_auc: float) -> Registered:
         """A new version from a logged model's URI; gate it; tag it with its metric and gate."""
         import mlflow
 
-        version = mlflow.register_model(model_uri, self.name).version
-        passed = roc_auc >= min_auc
-        for key, value in (("roc_auc", f"{roc_auc:.6f}"), ("min_auc", str(min_auc)),
-                           ("quality_gate", "passed" if passed else "failed")):
-            self.client.set_model_version_tag(self.name, version, key, value)
-        if passed:
-            self.client.set_registered_model_alias(self.name, CANDIDATE, version)
+        with self.lock():
+            version = mlflow.register_model(model_uri, self.name).version
+            passed = roc_auc >= min_auc
+            for key, value in (("roc_auc", f"{roc_auc:.6f}"), ("min_auc", str(min_auc)),
+                               ("quality_gate", "passed" if passed else "failed")):
+                self.client.set_model_version_tag(self.name, version, key, value)
+            if passed:
+                self.client.set_registered_model_alias(self.name, CANDIDATE, version)
         return Registered(self.name, str(version), roc_auc, passed)
 
     def alias(self, alias: str) -> str | None:
@@ -70,24 +105,26 @@ class MlflowRegistry:
             raise RegistryError(f"{self.name} version {version} did not pass the quality gate "
                                 f"(ROC-AUC {tags.get('roc_auc')} < {tags.get('min_auc')}): "
                                 f"it cannot be approved")
-        current = self.alias(PRODUCTION)
-        if current == version:
-            return version
-        if current is not None:
-            self.client.set_registered_model_alias(self.name, PREVIOUS, current)
-        self.client.set_registered_model_alias(self.name, PRODUCTION, version)
-        self.client.set_model_version_tag(self.name, version, "approved", "true")
+        with self.lock():
+            current = self.alias(PRODUCTION)
+            if current == version:
+                return version
+            if current is not None:
+                self.client.set_registered_model_alias(self.name, PREVIOUS, current)
+            self.client.set_registered_model_alias(self.name, PRODUCTION, version)
+            self.client.set_model_version_tag(self.name, version, "approved", "true")
         return version
 
     def rollback(self) -> str:
         """Production goes back to the previous production version."""
-        previous, current = self.alias(PREVIOUS), self.alias(PRODUCTION)
-        if previous is None:
-            raise RegistryError(f"{self.name}: no previous production version to roll back to")
-        self.client.set_registered_model_alias(self.name, PRODUCTION, previous)
-        self.client.delete_registered_model_alias(self.name, PREVIOUS)
-        if current is not None:
-            self.client.set_model_version_tag(self.name, current, "rolled_back", "true")
+        with self.lock():
+            previous, current = self.alias(PREVIOUS), self.alias(PRODUCTION)
+            if previous is None:
+                raise RegistryError(f"{self.name}: no previous production version to roll back to")
+            self.client.set_registered_model_alias(self.name, PRODUCTION, previous)
+            self.client.delete_registered_model_alias(self.name, PREVIOUS)
+            if current is not None:
+                self.client.set_model_version_tag(self.name, current, "rolled_back", "true")
         return previous
 
     def versions(self) -> pd.DataFrame:
@@ -189,6 +226,21 @@ class SageMakerRegistry:
             raise ValueError(f"SageMaker registry knows {PRODUCTION!r}, {PREVIOUS!r} and "
                              f"{CANDIDATE!r}, not {alias!r}")
         return approved[index] if len(approved) > index else None
+
+    def lock(self):
+        """No shared lock on AWS: approval states are changed by single API calls (docs/AWS.md)."""
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    def snapshot(self) -> dict[str, str | None]:
+        return {PRODUCTION: self.alias(PRODUCTION)}
+
+    def restore(self, aliases: dict[str, str | None]) -> None:
+        """Production back to what `snapshot` found (by rolling back newer approvals)."""
+        wanted = aliases.get(PRODUCTION)
+        while wanted is not None and self.alias(PRODUCTION) not in (wanted, None):
+            self.rollback()
 
     def model_data_url(self, package_arn: str) -> str:
         """The model.tar.gz a package was registered with."""

@@ -13,6 +13,8 @@ registry first and then sync.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rfmkit.churn.registry import CANDIDATE, PRODUCTION, MlflowRegistry
@@ -47,18 +49,21 @@ class _RegistryDeployer:
     endpoints: dict[str, str] = {}
 
     def sync(self) -> dict[str, str | None]:
-        """Serve what the registry says; returns endpoint → registered version (None: not served)."""
+        """Serve what the registry says; returns endpoint → registered version (None: not served).
+        The aliases are read under the registry's lock: never in the middle of another run's
+        promotion demo."""
         served: dict[str, str | None] = {}
-        production = self.registry.alias(PRODUCTION)
-        for alias, endpoint in self.endpoints.items():
-            version = production if alias == PRODUCTION else self.registry.alias(alias)
-            if alias == CANDIDATE and version == production:
-                version = None  # already live: staging has nothing new to show (and would cost on AWS)
-            if version is None:
-                self._remove(endpoint)
-            elif not self._serves(endpoint, version):
-                self._serve(endpoint, version)
-            served[endpoint] = version
+        with self.registry.lock():
+            production = self.registry.alias(PRODUCTION)
+            for alias, endpoint in self.endpoints.items():
+                version = production if alias == PRODUCTION else self.registry.alias(alias)
+                if alias == CANDIDATE and version == production:
+                    version = None  # already live: staging has nothing new to show (and would cost on AWS)
+                if version is None:
+                    self._remove(endpoint)
+                elif not self._serves(endpoint, version):
+                    self._serve(endpoint, version)
+                served[endpoint] = version
         return served
 
     def promote(self, version: str | int) -> dict[str, str | None]:
@@ -68,6 +73,20 @@ class _RegistryDeployer:
     def rollback(self) -> dict[str, str | None]:
         self.registry.rollback()
         return self.sync()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[str | None]:
+        """Hold the registry for a sequence of changes (notebook 05's promote → rollback demo):
+        other runs wait instead of interleaving, and on leaving every alias is exactly as it was
+        found (even when the block fails), and the endpoints follow. Yields the production version
+        found."""
+        with self.registry.lock():
+            found = self.registry.snapshot()
+            try:
+                yield found.get(PRODUCTION)
+            finally:
+                self.registry.restore(found)
+                self.sync()
 
     def teardown(self) -> None:
         for endpoint in self.endpoints.values():
