@@ -8,7 +8,6 @@ import sys
 import textwrap
 import time
 
-import mlflow
 import pytest
 
 from rfmkit import tracking
@@ -43,15 +42,15 @@ DEMO = textwrap.dedent("""
 
 @pytest.fixture
 def shared_store(tmp_path):
-    from sklearn.dummy import DummyClassifier
-
+    """Three versions that passed the gate (plain registry entries: no model files needed), 1 approved."""
     run = RunConfig(run_dir=tmp_path / "runs" / "a")
-    tracking.use_experiment(run, "rfmkit-test-shared")
+    tracking.use_store(run)
     registry = MlflowRegistry("rfmkit-test-shared")
+    registry.client.create_registered_model(registry.name)
     for _ in range(3):
-        with mlflow.start_run():
-            info = mlflow.sklearn.log_model(DummyClassifier().fit([[0], [1]], [0, 1]), name="model")
-        registry.register(info.model_uri, 0.9, min_auc=0.7)
+        version = registry.client.create_model_version(registry.name, source=str(tmp_path)).version
+        registry.client.set_model_version_tag(registry.name, version, "quality_gate", "passed")
+    registry.client.set_registered_model_alias(registry.name, "candidate", "3")
     registry.approve("1")
     return run, registry
 
