@@ -1,17 +1,25 @@
-"""Progress of a notebook in a batch, for logs and CI (no terminal, so no progress bar).
+"""How a batch notebook runs: progress for logs and CI, and the kernel's own chatter kept out.
 
 papermill's progress bar is a tqdm bar on a terminal; in a log file it is nothing until the notebook
 ends, so a 25-minute notebook looks hung. This papermill engine prints one line per finished cell
 and, while one cell runs long, a line every `heartbeat` seconds.
+
+The kernel process's stderr (ipykernel's "Kernel is running over TCP without encryption" warning,
+its tracebacks when Ctrl-C reaches it) goes to `<executed notebook>.kernel.log` beside the executed
+copy instead of the user's terminal: the notebook's own output is unaffected.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
+from pathlib import Path
 
-from papermill.engines import NBClientEngine, papermill_engines
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import NBClientEngine, logger, papermill_engines
+from papermill.utils import merge_kwargs, remove_args
 
 ENGINE_NAME = "rfmkit-progress"
 
@@ -59,15 +67,34 @@ class CellReporter:
 
 
 class ProgressEngine(NBClientEngine):
-    """nbclient execution with a CellReporter hooked into papermill's cell callbacks."""
+    """nbclient execution with a CellReporter hooked into papermill's cell callbacks and the
+    kernel's stderr written to a log file."""
 
     reporter: CellReporter | None = None  # set by the runner around one execution
 
     @classmethod
-    def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
-        reporter = cls.reporter
-        if reporter is None:
-            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+    def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                 stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+        if cls.reporter is not None:
+            cls._report_cells(nb_man, cls.reporter)
+        # NBClientEngine's own argument handling, then execute(stderr=...) for the kernel process.
+        kwargs = remove_args(["input_path"], **kwargs)
+        safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+        final_kwargs = merge_kwargs(
+            safe_kwargs, timeout=execution_timeout or kwargs.get("timeout"),
+            startup_timeout=start_timeout, kernel_name=kernel_name, log=logger,
+            log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file)
+        log_path = Path(str(nb_man.output_path)).with_suffix(".kernel.log") \
+            if nb_man.output_path and "://" not in str(nb_man.output_path) else None
+        with (log_path.open("a") if log_path else open(os.devnull, "w")) as kernel_log:
+            try:
+                return PapermillNotebookClient(nb_man, **final_kwargs).execute(stderr=kernel_log)
+            finally:
+                if cls.reporter is not None:
+                    cls.reporter.stop()
+
+    @staticmethod
+    def _report_cells(nb_man, reporter: CellReporter) -> None:
         started, completed = nb_man.cell_start, nb_man.cell_complete
 
         def cell_start(cell, cell_index=None, **kw):
@@ -82,10 +109,6 @@ class ProgressEngine(NBClientEngine):
 
         nb_man.cell_start, nb_man.cell_complete = cell_start, cell_complete
         reporter.start(sum(1 for c in nb_man.nb.cells if c.cell_type == "code"))
-        try:
-            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
-        finally:
-            reporter.stop()
 
 
 papermill_engines.register(ENGINE_NAME, ProgressEngine)

@@ -31,9 +31,11 @@ def use_store(cfg: RunConfig, override_uri: str = "") -> str:
     """Point MLflow (runs and registry) at the workspace store; returns the URI."""
     import mlflow
 
-    # Alembic logs every schema migration at INFO when the SQLite store is first created, and
-    # every artifact download draws a progress bar: both are noise in a notebook.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Alembic logs every schema migration at INFO when the SQLite store is first created, MLflow
+    # says "Creating initial MLflow database tables..." and every artifact download draws a
+    # progress bar: all noise in a notebook. Warnings still show.
+    for name in ("alembic", "mlflow"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = tracking_uri(cfg, override_uri)
     mlflow.set_tracking_uri(uri)

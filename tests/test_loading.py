@@ -188,3 +188,63 @@ def test_load_larger_than_one_duckdb_row_group_lands_every_row(warehouse, tmp_pa
     again = warehouse.load_csv("olist_order_payments", path, mode="merge",
                                key=["order_id", "payment_sequential"])
     assert again.rows_loaded == 130_000 == warehouse.row_count("olist_order_payments")
+
+
+def test_a_header_only_file_does_not_empty_a_table_unless_allowed(warehouse, tmp_path):
+    full = write_payments(tmp_path / "full.csv", [f"o{i},1,credit_card,1,{i}.5" for i in range(1000)])
+    warehouse.load_csv("olist_order_payments", full)
+    empty = write_payments(tmp_path / "empty.csv", [])
+    with pytest.raises(LoadError, match="would delete its 1,000 rows.*allow_empty=True"):
+        warehouse.load_csv("olist_order_payments", empty)
+    assert warehouse.row_count("olist_order_payments") == 1000
+    assert warehouse.load_history("olist_order_payments")["status"].iloc[0] == "failed"
+    report = warehouse.load_csv("olist_order_payments", empty, allow_empty=True)
+    assert report.status == "loaded" and warehouse.row_count("olist_order_payments") == 0
+
+
+def _source(kind: str, folder: Path) -> Path:
+    path = folder / kind
+    if kind == "empty.csv":
+        path.write_text("")
+    elif kind == "bad_header.csv":
+        path.write_text("a,b\n1,2\n")
+    elif kind == "no_csv_folder":
+        path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("missing.csv", "no such file"), ("empty.csv", "file is empty"),
+    ("bad_header.csv", "line 1, column 1"), ("no_csv_folder", "folder has no files"),
+])
+def test_failures_before_any_row_is_read_are_recorded_in_load_audit(warehouse, tmp_path, kind, expected):
+    source = _source(kind, tmp_path)
+    with pytest.raises(LoadError, match=expected) as caught:
+        warehouse.load_csv("olist_order_payments", source)
+    history = warehouse.load_history("olist_order_payments")
+    assert len(history) == 1
+    row = history.iloc[0]
+    assert row["status"] == "failed" and expected in row["message"] and row["file_name"] == str(source)
+    assert (row["rows_read"], row["rows_loaded"], row["rows_rejected"]) == (0, 0, 0)
+    assert caught.value.report.status == "failed"
+
+
+def test_a_prefix_source_names_the_files_it_matched(warehouse, tmp_path):
+    folder = tmp_path / "files"
+    folder.mkdir()
+    write_payments(folder / "base.csv", ["a,1,credit_card,1,10.5"])
+    report = warehouse.load_csv("olist_order_payments", folder / "bas")
+    assert report.files == [str(folder / "base.csv")]
+    assert "is a prefix: it matched 1 file(s): base.csv" in str(report)
+    history = warehouse.load_history("olist_order_payments")
+    assert "base.csv" in history["message"].iloc[0] and history["file_name"].iloc[0].endswith("base.csv")
+
+
+def test_reject_reasons_for_wrong_column_counts_are_stated_once_with_the_columns(warehouse, tmp_path):
+    path = write_payments(tmp_path / "p.csv", ["a,1,credit_card,1,10.5", "b,1,credit_card,1,10.5,extra",
+                                               "c,1,credit_card"])
+    rejects = warehouse.load_csv("olist_order_payments", path).rejects.set_index("line_number")
+    assert rejects.loc[3, "reason"] == "TOO MANY COLUMNS: expected 5 columns, found 6"
+    assert rejects.loc[3, "column_name"] == "(column 6 and after)"
+    assert rejects.loc[4, "reason"] == "MISSING COLUMNS: expected 5 columns, found 3"
+    assert rejects.loc[4, "column_name"] == "payment_installments, payment_value"

@@ -161,3 +161,62 @@ def test_map_table_uses_a_table_already_in_the_warehouse(warehouse):
     with pytest.raises(MappingError, match="table sales: no column"):
         map_table(warehouse, "sales", TransactionMapping(customer="a", timestamp="ts",
                                                           amount="total"))
+
+
+# CDNOW's public sample as it is published: no header, whitespace-separated (leading spaces and runs
+# of spaces), CRLF line ends: customer id, date (YYYYMMDD), number of CDs, dollar value.
+CDNOW_ROWS = ["00001 19970101  1  11.77", "00002 19970112  1  12.00", "00002 19970112  5  77.00",
+              "00003 19970102  2  20.76", "00003 19970330  2  20.76", "00003 19970402  2  19.54",
+              "00004 19970101  2  29.33"]
+
+
+def cdnow_file(folder: Path) -> Path:
+    path = folder / "CDNOW_master.txt"
+    path.write_bytes("".join(f"  {row}\r\n" for row in CDNOW_ROWS).encode())
+    return path
+
+
+def test_a_whitespace_separated_log_without_header_is_mapped_by_position(warehouse, tmp_path):
+    path = cdnow_file(tmp_path)
+    mapping = TransactionMapping.from_params({"customer": 1, "timestamp": 2, "amount": 4})
+    report = load_transaction_log(warehouse, path, mapping, time_format="YYYYMMDD", has_header=False,
+                                  staging_dir=tmp_path / "staging")
+    assert (report.rows_read, report.rows_loaded, report.rows_rejected) == (7, 7, 0)
+    assert "whitespace-separated CDNOW_master.txt" in report.message
+    assert path.read_bytes().startswith(b"  00001 19970101")  # the user's file is left as it was
+    rfm.score(warehouse, progress=None)
+    got = warehouse.query("SELECT customer_id, frequency, monetary FROM rfm_scores ORDER BY customer_id")
+    assert list(got["customer_id"]) == ["00001", "00002", "00003", "00004"]
+    assert list(got["frequency"]) == [1, 1, 3, 1]  # customer 2's two rows share a date: one order
+    assert [float(m) for m in got["monetary"]] == [11.77, 89.0, 61.06, 29.33]
+
+
+def test_a_bad_value_in_a_whitespace_log_is_rejected_at_its_original_line(warehouse, tmp_path):
+    path = tmp_path / "log.txt"
+    path.write_text("cust date amount\n1 20200101 5.0\n\n2 2020-13-45 7.0\n3 20200103 x\n")
+    mapping = TransactionMapping.from_params({"customer": "cust", "timestamp": "date", "amount": "amount"})
+    report = load_transaction_log(warehouse, path, mapping, time_format="YYYYMMDD", staging_dir=tmp_path)
+    assert (report.rows_read, report.rows_loaded, report.rows_rejected) == (3, 1, 2)
+    assert list(report.rejects["line_number"]) == [4, 5]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("a,b,c\n1,2,3\n", ","), ("a;b;c\n1;2;3\n", ";"), ("a\tb\tc\n1\t2\t3\n", "\t"),
+    ("a|b|c\n1|2|3\n", "|"), ("a b  c\n 1  2 3\n", " "), ("only\none\n", ","),
+])
+def test_the_delimiter_is_detected_including_whitespace_runs(tmp_path, text, expected):
+    path = tmp_path / "log.txt"
+    path.write_text(text)
+    assert read_header(path)[1] == expected
+
+
+def test_a_mapping_error_says_which_delimiter_was_assumed(warehouse, tmp_path):
+    path = cdnow_file(tmp_path)
+    mapping = TransactionMapping.from_params({"customer": "customer_id", "timestamp": "date", "amount": "dollar_value"})
+    with pytest.raises(MappingError, match=r"read with delimiter whitespace \(detected\).*log_delimiter"):
+        load_transaction_log(warehouse, path, mapping)
+    with pytest.raises(MappingError, match="log_columns: amount=9 is not a column position; the file has 4"):
+        load_transaction_log(warehouse, path, TransactionMapping.from_params(
+            {"customer": 1, "timestamp": 2, "amount": 9}), has_header=False)
+    with pytest.raises(MappingError, match="log_delimiter='colon'"):
+        load_transaction_log(warehouse, path, mapping, delimiter="colon")

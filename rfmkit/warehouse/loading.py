@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -307,18 +308,39 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_COLUMN_COUNT = re.compile(r"(MISSING COLUMNS|TOO MANY COLUMNS): Expected Number of Columns: (\d+) "
+                           r"Found: (\d+)")
+
+
 def collapse_rejects(rejects: pd.DataFrame) -> pd.DataFrame:
-    """One row per rejected input line (a line can fail on several columns)."""
+    """One row per rejected input line (a line can fail on several columns), with one reason per
+    problem: DuckDB reports a short row once per missing column (with differing counts) and a
+    long row without a column name; both are stated once, with the columns concerned."""
     if rejects.empty:
         return pd.DataFrame(columns=REJECT_COLUMNS)
     rejects = rejects.astype({"line_number": "int64"})
     grouped = rejects.sort_values(["file_name", "line_number"]).groupby(
         ["file_name", "line_number"], as_index=False, sort=True)
-    return grouped.agg({
-        "column_name": lambda s: ", ".join(dict.fromkeys(str(v) for v in s if pd.notna(v))),
-        "reason": lambda s: "; ".join(dict.fromkeys(str(v) for v in s)),
+    collapsed = grouped.agg({
+        "column_name": lambda s: ", ".join(dict.fromkeys(str(v) for v in s if pd.notna(v) and str(v))),
+        "reason": lambda s: "; ".join(dict.fromkeys(_column_count_reason(str(v), s) for v in s)),
         "raw_line": "first",
     })[REJECT_COLUMNS]
+    too_many = collapsed["reason"].str.startswith("TOO MANY COLUMNS") & (collapsed["column_name"] == "")
+    collapsed.loc[too_many, "column_name"] = collapsed.loc[too_many, "reason"].str.extract(
+        r"expected (\d+)", expand=False).map(lambda n: f"(column {int(n) + 1} and after)")
+    return collapsed
+
+
+def _column_count_reason(reason: str, all_reasons: pd.Series) -> str:
+    """'MISSING COLUMNS: expected 5 columns, found 3' once, whatever count each report gave."""
+    match = _COLUMN_COUNT.match(reason)
+    if not match:
+        return reason
+    kind, expected = match.group(1), int(match.group(2))
+    found = [int(m.group(3)) for m in map(_COLUMN_COUNT.match, map(str, all_reasons)) if m and m.group(1) == kind]
+    count = min(found) if kind == "MISSING COLUMNS" else max(found)
+    return f"{kind}: expected {expected} columns, found {count}"
 
 
 def max_errors_message(report: LoadReport, max_errors: int) -> str:
