@@ -18,15 +18,21 @@ help:
 	@echo "make bench-quick  the same benchmarks at small sizes (a few minutes) into runs/bench/"
 	@echo "make clean  remove runs/ and caches (keeps .venv)"
 
+# pip shows what it collects and installs (one line each), so the first run is not ten silent minutes.
+PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check --progress-bar off
+
 $(RUNTIME_STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "installing requirements into $(VENV) (first run takes a few minutes)..."
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@echo "installing the kit's requirements into $(VENV) (first run only: a few minutes):"
+	@grep -Eo '^[A-Za-z0-9_.\[\]-]+' requirements.txt | tr '\n' ' '; echo
+	$(PIP_INSTALL) -r requirements.txt
+	$(PIP_INSTALL) --no-deps -e .
 	@touch $@
 
 $(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@echo "installing the test tools into $(VENV):"
+	@grep -Eo '^[A-Za-z0-9_.\[\]-]+' requirements-dev.txt | tr '\n' ' '; echo
+	$(PIP_INSTALL) -r requirements-dev.txt
 	@touch $@
 
 run: $(RUNTIME_STAMP)
@@ -39,8 +45,9 @@ test: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 
+# JupyterLab refuses to start as root (most data-science containers) without --allow-root.
 lab: $(RUNTIME_STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,) $(ARGS)
 
 bench: $(DEV_STAMP)
 	$(PY) -m bench $(ARGS)
