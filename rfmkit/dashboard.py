@@ -137,7 +137,9 @@ def figures(data: DashboardData, seed: int = 42) -> dict[str, dict]:
     scatter.update_layout(
         title="Recency against spend",
         xaxis_title="days since last purchase", yaxis_title="spend (BRL, log scale)",
-        yaxis_type="log", showlegend=False)
+        # one labelled tick per power of ten: plotly's default log axis adds unlabelled minor ticks
+        yaxis={"type": "log", "dtick": 1, "tickformat": ",.0f", "minor": {"showgrid": False}},
+        showlegend=False)
     panels["rfm-scatter"] = scatter
 
     if data.has_churn:
@@ -159,25 +161,22 @@ def figures(data: DashboardData, seed: int = 42) -> dict[str, dict]:
 
     if data.has_clusters:
         labelled = customers.dropna(subset=["cluster_label"])
-        profile = labelled.groupby("cluster_label").agg(
-            customers=("customer_id", "size"), recency_days=("recency_days", "mean"),
-            frequency=("frequency", "mean"), monetary=("monetary", "mean"))
-        profile = profile.sort_values("customers", ascending=False)
-        shown = profile.drop(columns="customers")
-        z = (shown - shown.mean()) / shown.std(ddof=0).replace(0, 1)
-        text = [[f"{v:,.1f}" for v in row] for row in shown.to_numpy()]
+        cells = cluster_cells(labelled)
+        profile = cells.groupby("cluster_label", sort=False)["customers"].sum().sort_values(ascending=False)
+        z, text, rows = cluster_profile(cells, list(profile.index), set(order))
         heat = go.Figure(go.Heatmap(
-            z=z.to_numpy(), x=["mean recency (days)", "mean orders", "mean spend (BRL)"],
-            y=[f"{label} ({n:,})" for label, n in profile["customers"].items()], text=text,
+            z=z, x=["mean recency (days)", "mean orders", "mean spend (BRL)"], y=rows, text=text,
             texttemplate="%{text}", colorscale="RdBu", zmid=0, showscale=False,
             hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>"))
+        # The page recomputes z, text and row names from `cells` for the segments ticked at the top.
         heat.update_layout(title="Cluster profiles (colour: above or below the average cluster)",
-                           yaxis_autorange="reversed")
+                           yaxis_autorange="reversed",
+                           meta={"cells": cells.to_dict("records"), "clusters": list(profile.index)})
         panels["cluster-profiles"] = heat
 
         mix = go.Figure()
         counts = labelled.groupby(["cluster_label", "segment"]).size().unstack(fill_value=0)
-        counts = counts.reindex(profile.index)
+        counts = counts.reindex(list(profile.index))
         for s in order:
             if s in counts:
                 mix.add_trace(go.Bar(x=counts.index, y=counts[s], name=s, legendgroup=s,
@@ -194,6 +193,32 @@ def figures(data: DashboardData, seed: int = 42) -> dict[str, dict]:
                                f"{len(sample):,} of {len(customers):,} customers."}
     return {key: {**fig.to_plotly_json(), "caption": captions.get(key, CAPTIONS.get(key, ""))}
             for key, fig in panels.items()}
+
+
+PROFILE_COLUMNS = ("recency_days", "frequency", "monetary")
+
+
+def cluster_cells(labelled: pd.DataFrame) -> pd.DataFrame:
+    """Customers and R/F/M sums per (cluster, segment): enough to rebuild the cluster profiles for
+    any choice of segments, in the page, without shipping every customer."""
+    grouped = labelled.groupby(["cluster_label", "segment"], sort=False)
+    cells = grouped.agg(customers=("customer_id", "size"),
+                        **{c: (c, "sum") for c in PROFILE_COLUMNS}).reset_index()
+    return cells.astype({c: float for c in PROFILE_COLUMNS})
+
+
+def cluster_profile(cells: pd.DataFrame, clusters: list[str], segments: set[str]
+                    ) -> tuple[list[list[float | None]], list[list[str]], list[str]]:
+    """(z, text, row names) of the heatmap for the chosen segments: each cluster's mean R/F/M,
+    coloured by how far it is from the average cluster (the page's JavaScript mirrors this)."""
+    chosen = cells[cells["segment"].isin(segments)].groupby("cluster_label")[
+        ["customers", *PROFILE_COLUMNS]].sum().reindex(clusters)
+    counts = chosen["customers"].fillna(0)
+    means = chosen[list(PROFILE_COLUMNS)].div(counts.where(counts > 0), axis=0)
+    z = (means - means.mean()) / means.std(ddof=0).replace(0, 1).fillna(1)
+    text = [[f"{v:,.1f}" if pd.notna(v) else "–" for v in row] for row in means.to_numpy()]
+    return ([[None if pd.isna(v) else float(v) for v in row] for row in z.to_numpy()], text,
+            [f"{label} ({int(n):,})" for label, n in counts.items()])
 
 
 def segment_table(data: DashboardData) -> pd.DataFrame:

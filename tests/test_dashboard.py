@@ -150,6 +150,18 @@ def test_chromium_segment_filter_updates_figures_table_and_charts(run, page, tmp
     assert re.search(rf'id="kpi-customers">{expected:,}<', dom)
     hidden = re.findall(r'<tr data-segment="([^"]+)" style="display: none;">', dom)
     assert sorted(hidden) == sorted(set(scores["segment"]) - set(chosen))
+    # the cluster-profile heatmap follows the filter too: its rows count only the chosen segments,
+    # and its cells show those customers' means (as dashboard.cluster_profile computes them)
+    customers = dashboard.load(run).customers.dropna(subset=["cluster_label"])
+    cells = dashboard.cluster_cells(customers)
+    clusters = list(cells.groupby("cluster_label", sort=False)["customers"].sum().sort_values(ascending=False).index)
+    _, text, rows = dashboard.cluster_profile(cells, clusters, set(chosen))
+    _, all_text, all_rows = dashboard.cluster_profile(cells, clusters, set(cells["segment"]))
+    assert rows != all_rows and text != all_text  # the filter makes a difference here
+    for row in rows:
+        assert f">{row}<" in dom.replace("&amp;", "&"), row
+    for value in {v for line in text for v in line if v != "–"}:
+        assert f">{value}<" in dom, value
 
 
 @needs_chromium

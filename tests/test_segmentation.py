@@ -134,7 +134,15 @@ def test_labels_describe_the_centroid_and_stay_unique():
     assert profiles.cluster_label([0.1, -0.2, 0.3], columns) == "typical customers"
     assert profiles.cluster_label([0.0, 0.0, 2.0], ["a", "b", "c"]) == "high-c customers"
     labels = profiles.cluster_labels(np.array([[0.1, 0, 0], [0, 0.2, 0], [-1, 0, 0]]), columns)
-    assert labels == ["typical customers (0)", "typical customers (1)", "recent customers"]
+    assert labels == ["typical customers, fewer orders", "typical customers, more orders", "recent customers"]
+    # Two clusters that would both be "recent repeat high-spending" are told apart by where they
+    # differ most (a real log gave "... (2)" and "... (4)" before); three are ranked.
+    labels = profiles.cluster_labels(np.array([[-1, 1, 1], [-1.2, 1.5, 3], [0, 0, 0]]), columns)
+    assert labels[:2] == ["recent repeat high-spending customers, lower spend",
+                          "recent repeat high-spending customers, higher spend"]
+    labels = profiles.cluster_labels(np.array([[-1, 1, 1], [-1.2, 1.5, 3], [-1.1, 1.6, 2]]), columns)
+    assert labels[2] == "recent repeat high-spending customers, middle spend (2 of 3)"
+    assert len(set(labels)) == 3
 
 
 def test_profile_accounts_for_every_customer_and_all_revenue():

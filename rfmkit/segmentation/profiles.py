@@ -36,11 +36,38 @@ def cluster_label(z_centroid: Iterable[float], columns: list[str]) -> str:
     return " ".join(words) + " customers" if words else "typical customers"
 
 
+# (word for the lower, word for the higher) of clusters that share a label, per column.
+RELATIVE = {
+    "recency_days": ("more recent", "less recent"),
+    "frequency": ("fewer orders", "more orders"),
+    "monetary": ("lower spend", "higher spend"),
+    "avg_order_value": ("smaller baskets", "bigger baskets"),
+    "tenure_days": ("newer", "longer-standing"),
+}
+
+NOUNS = {"recency_days": "recency", "frequency": "orders", "monetary": "spend",
+         "avg_order_value": "basket", "tenure_days": "tenure"}
+
+
 def cluster_labels(z_centroids: np.ndarray, columns: list[str]) -> list[str]:
-    """One label per cluster; a repeated label gets its cluster number so each stays unique."""
-    labels = [cluster_label(row, columns) for row in z_centroids]
+    """One label per cluster, each telling its cluster apart: clusters that would share a label
+    are told apart by the feature on which they differ most ("..., higher spend" / "..., lower
+    spend"), ranked when more than two share it; the cluster number only as a last resort."""
+    z = np.asarray(z_centroids, dtype=float)
+    labels = [cluster_label(row, columns) for row in z]
+    for label in {x for x in labels if labels.count(x) > 1}:
+        members = [i for i, x in enumerate(labels) if x == label]
+        spread = z[members].max(axis=0) - z[members].min(axis=0)
+        j = int(np.argmax(spread))
+        low, high = RELATIVE.get(columns[j], (f"lower {columns[j]}", f"higher {columns[j]}"))
+        ranked = sorted(members, key=lambda i: z[i, j])
+        for rank, i in enumerate(ranked):
+            noun = NOUNS.get(columns[j], columns[j])
+            word = low if rank == 0 else high if rank == len(ranked) - 1 else \
+                f"middle {noun} ({rank + 1} of {len(ranked)})"
+            labels[i] = f"{label}, {word}"
     repeated = {x for x in labels if labels.count(x) > 1}
-    return [f"{x} ({i})" if x in repeated else x for i, x in enumerate(labels)]
+    return [f"{x} (cluster {i})" if x in repeated else x for i, x in enumerate(labels)]
 
 
 def profile(customers: pd.DataFrame, assignments: pd.DataFrame, labels: list[str],
