@@ -197,3 +197,25 @@ def score_bounds(warehouse: Warehouse) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     return table.pivot(index="score", columns="measure", values="range").reindex(
         index=range(5, 0, -1), columns=["recency_days", "frequency", "monetary"]).fillna("(none)")
+
+
+def frequency_reading(warehouse: Warehouse) -> str:
+    """What the tie rule did to F on the data at hand, in one paragraph (Markdown), computed from
+    rfm_scores: the share of one-time buyers and which F scores are in use."""
+    counts = warehouse.query("SELECT f_score, COUNT(*) AS customers, "
+                             "SUM(CASE WHEN frequency = 1 THEN 1 ELSE 0 END) AS one_time "
+                             "FROM rfm_scores GROUP BY f_score ORDER BY f_score")
+    total = int(counts["customers"].sum())
+    if not total:
+        return "No customers were scored."
+    one_time = float(counts["one_time"].sum()) / total
+    used = [int(s) for s in counts["f_score"]]
+    empty = [s for s in range(1, 6) if s not in used]
+    text = (f"**In this data {one_time:.1%} of {total:,} customers bought exactly once.** "
+            f"F scores in use: {', '.join(map(str, used))}")
+    text += f"; empty: {', '.join(map(str, empty))}." if empty else " (every quintile is filled)."
+    if one_time >= 0.8:
+        text += (" One-time buyers are all tied and nobody is strictly worse than them, so they all get "
+                 "F = 1, and a second order is enough to reach the top scores: for most customers "
+                 "recency (and monetary value) decides the segment.")
+    return text
