@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-dir", type=Path, help="run folder (default: runs/<timestamp>)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="per-cell progress bars (default: on a terminal; elsewhere one line per cell)")
+    run.add_argument("--dry-run", action="store_true",
+                     default=os.environ.get("RFMKIT_DRY_RUN", "") not in ("", "0"),
+                     help="check notebooks, parameters, paths and the backend, print the plan, run "
+                          "nothing (also $RFMKIT_DRY_RUN=1)")
     run.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                      help="in the folder of an interrupted or failed run, keep the notebooks that "
                           "finished (default); --no-resume runs them all again")
 
     gen = sub.add_parser("generate", help="write synthetic Olist CSVs")
-    gen.add_argument("--scale", type=float, default=1.0, help="1.0 = 99,441 orders")
+    gen.add_argument("--scale", type=float, default=1.0, help="1.0 = about 99,500 orders (the real data has 99,441)")
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--out", type=Path, default=Path("data/synthetic"))
 
@@ -109,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         run(args.backend, parameters, only=args.only.split(",") if args.only else None,
             start_from=args.start_from, run_dir=args.run_dir, progress=args.progress,
-            resume=args.resume)
+            resume=args.resume, dry_run=args.dry_run)
     except RunInterrupted as exc:
         print(f"stopped: {exc}", file=sys.stderr)
         return 130

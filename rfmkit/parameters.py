@@ -127,3 +127,11 @@ def _absolute(value: str, base: Path) -> str:
     if value.startswith(("./", "../")) or candidate.exists():
         return str(candidate.resolve())
     return value
+
+
+def missing_paths(values: dict[str, Any], declared: dict[str, Any]) -> list[str]:
+    """Text parameters that name a file or folder (absolute, after resolve_paths) that does not
+    exist: caught before a run starts instead of in the middle of a notebook."""
+    return [f"-p {name}={value}: no such file or folder" for name, value in values.items()
+            if isinstance(value, str) and isinstance(declared.get(name), str) and os.path.isabs(value)
+            and not Path(value).exists()]

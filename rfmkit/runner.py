@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rfmkit.paths import NOTEBOOKS_DIR, new_run_dir
+from rfmkit.paths import NOTEBOOKS_DIR, link_latest, new_run_dir
 
 NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_[\w-]+\.ipynb$")
 KERNEL_NAME = "python3"  # pinned: notebook CI breaks on kernel-name mismatches
@@ -116,7 +116,7 @@ def check_parameters(parameters: dict[str, Any], declared: dict[Path, dict[str, 
     """User parameters checked against every selected notebook's declared defaults, before any
     notebook runs: unknown names and values of the wrong type are errors naming the parameter.
     Relative paths are made absolute against `base` (where the user ran the command)."""
-    from rfmkit.parameters import ParameterError, coerce, default_value, resolve_paths
+    from rfmkit.parameters import ParameterError, coerce, default_value, missing_paths, resolve_paths
 
     for reserved in ("backend", "run_dir"):
         if reserved in parameters:
@@ -136,7 +136,11 @@ def check_parameters(parameters: dict[str, Any], declared: dict[Path, dict[str, 
                 defaults.setdefault(name, default)
     except ParameterError as error:
         raise RunnerError(str(error)) from None
-    return resolve_paths(checked, defaults, base)
+    resolved = resolve_paths(checked, defaults, base)
+    missing = missing_paths(resolved, defaults)
+    if missing:
+        raise RunnerError("; ".join(missing))
+    return resolved
 
 
 def _previous_results(folder: Path) -> dict[str, NotebookResult]:
@@ -166,6 +170,7 @@ def run(
     progress: bool | None = None,
     resume: bool = True,
     cwd: Path | None = None,
+    dry_run: bool = False,
     out=None,
 ) -> RunSummary:
     """Execute the selected notebooks in order into a run folder; raise RunnerError on failure.
@@ -173,7 +178,8 @@ def run(
     Notebooks run with the caller's working directory (`cwd`, default the current one), so that
     relative paths in parameters mean what they mean in the user's shell. When the folder holds an
     interrupted or failed run, notebooks that finished there with the same parameters are kept
-    and not run again (`resume=False` runs everything).
+    and not run again (`resume=False` runs everything). `dry_run` checks everything (notebooks,
+    parameters and their types, paths, the backend's preflight) and prints the plan, running nothing.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -193,8 +199,11 @@ def run(
     folder = (Path(run_dir) if run_dir else new_run_dir()).expanduser()
     if not folder.is_absolute():
         folder = base / folder
+    if dry_run:
+        return _plan(backend, notebooks, declared, parameters, folder.resolve(), out)
     (folder / "notebooks").mkdir(parents=True, exist_ok=True)
     folder = folder.resolve()
+    latest = link_latest(folder)
     done_before = _previous_results(folder) if resume else {}
     summary = RunSummary(run_dir=str(folder), backend=backend,
                          started=datetime.now().isoformat(timespec="seconds"),
@@ -208,12 +217,13 @@ def run(
             injected = {k: v for k, v in given.items() if k in declared[path]}
             output = folder / "notebooks" / path.name
             label = f"[{index}/{len(notebooks)}] {path.stem}"
-            earlier = done_before.get(path.stem)
+            earlier = done_before.pop(path.stem, None)
             if earlier is not None and earlier.parameters == injected and output.exists():
                 summary.notebooks.append(earlier)
                 print(f"{label} done in the interrupted run, kept (--no-resume runs it again)",
                       file=out, flush=True)
                 continue
+            done_before.clear()  # once one notebook runs again, the ones after it must too
             result = NotebookResult(name=path.stem, output=str(output), parameters=injected)
             summary.notebooks.append(result)
             print(f"{label} ...", file=out, flush=True)
@@ -264,6 +274,23 @@ def run(
     print(f"done in {summary.seconds:.1f} s (in cells {summary.cell_seconds:.1f} s, "
           f"orchestration overhead {summary.overhead_share:.0%} of compute)", file=out)
     print(where_to_look(folder, summary), file=out)
+    if latest is not None:
+        print(f"  ({latest} points here)", file=out)
+    return summary
+
+
+def _plan(backend: str, notebooks: list[Path], declared: dict[Path, dict[str, Any]],
+          parameters: dict[str, Any], folder: Path, out) -> RunSummary:
+    """What a run would do (--dry-run): every notebook and the parameters it would get."""
+    summary = RunSummary(run_dir=str(folder), backend=backend, status="dry-run",
+                         started=datetime.now().isoformat(timespec="seconds"), machine=_machine())
+    print(f"rfmkit run --dry-run: {len(notebooks)} notebook(s), backend={backend}, into {folder} "
+          f"(nothing is run)", file=out)
+    for index, path in enumerate(notebooks, start=1):
+        given = {k: v for k, v in parameters.items() if k in declared[path]}
+        summary.notebooks.append(NotebookResult(name=path.stem, status="planned", parameters=given))
+        shown = ", ".join(f"{k}={v!r}" for k, v in given.items()) or "defaults"
+        print(f"[{index}/{len(notebooks)}] {path.stem}: {shown}", file=out)
     return summary
 
 

@@ -263,3 +263,67 @@ def test_sagemaker_registry_requests(tmp_path):
         assert registry.rollback() == arn.format(1)
         stub.assert_no_pending_responses()
     assert json.dumps(registered.roc_auc)
+
+
+# -- honest evaluation: model choice, calibration and threshold --------------------------------------
+def candidate(name: str, mean: float, std: float, folds: int = 5) -> training.Candidate:
+    return training.Candidate(name, None, mean, std, {}, pd.DataFrame(), folds=folds)
+
+
+def test_the_simpler_model_wins_within_one_standard_error():
+    close = training.choose([candidate("logistic_regression", 0.8500, 0.010),
+                             candidate("gradient_boosting", 0.8515, 0.010)])
+    assert close.chosen.name == "logistic_regression" and close.best_scoring.name == "gradient_boosting"
+    assert "within one standard error" in close.reason and "simpler model is chosen" in close.reason
+    clear = training.choose([candidate("logistic_regression", 0.80, 0.010),
+                             candidate("gradient_boosting", 0.85, 0.010)])
+    assert clear.chosen.name == "gradient_boosting" and "no simpler model" in clear.reason
+    assert training.best_of([candidate("logistic_regression", 0.9, 0.01),
+                             candidate("gradient_boosting", 0.8, 0.01)]).name == "logistic_regression"
+
+
+def test_no_model_is_class_weighted():
+    for name in training.MODELS:
+        model, _ = training.model_space(name, seed=1)
+        assert model.get_params().get("class_weight") is None, name
+
+
+def majority_churn(n: int = 3000, seed: int = 4):
+    """Churners are 80 % and the signal is weak: where class_weight="balanced" used to push every
+    probability down and a cost-optimal threshold near 0 flagged almost everyone."""
+    from rfmkit.churn.datasets import ChurnData
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    p = 1 / (1 + np.exp(-(1.4 + 0.8 * x[:, 0] - 0.4 * x[:, 1])))
+    label = pd.Series((rng.random(n) < p).astype(int), name="churned")
+    features = pd.DataFrame(x, columns=["a", "b", "c"])
+    return ChurnData("majority", features, label, pd.DataFrame(index=features.index),
+                     {c: "numeric" for c in features}, positive_label="1")
+
+
+def test_threshold_is_chosen_out_of_fold_on_calibrated_probabilities_and_reported_on_the_holdout():
+    from rfmkit.churn import experiment
+
+    data = majority_churn()
+    costs = Costs(missed_churner=100, intervention=10)
+    outcome = experiment.train_and_evaluate(data, costs, budget=2, folds=3, seed=3, progress=lambda _: None)
+    result, curves = outcome.evaluation, outcome.evaluation.curves
+    # the threshold is the cost optimum of the training part's out-of-fold predictions ...
+    oof_threshold, oof_cost = cost_optimal_threshold(curves["oof_y"], curves["oof_probability"], costs)
+    assert result.threshold == pytest.approx(oof_threshold) and result.oof_expected_cost == oof_cost
+    assert result.threshold_source == "out-of-fold on the training part"
+    assert len(curves["oof_y"]) == len(outcome.parts.y_train)
+    # ... and the hold-out's cost and confusion matrix are measured at that threshold
+    flagged = curves["probability"] >= result.threshold
+    assert result.expected_cost == costs.total(outcome.parts.y_test.to_numpy(), flagged)
+    assert result.confusion.to_numpy().sum() == len(outcome.parts.y_test)
+    # calibrated: the mean predicted probability matches the churn rate, and Brier is shown both ways
+    assert np.mean(curves["probability"]) == pytest.approx(result.base_rate, abs=0.04)
+    assert result.brier is not None and result.brier_uncalibrated is not None
+    assert "uncalibrated_predicted" in curves
+    # both models' hold-out metrics side by side, and the reason for the choice
+    table = outcome.comparison()
+    assert set(table["model"]) == set(training.MODELS)
+    assert table[["holdout_roc_auc", "holdout_pr_auc", "cv_auc_se"]].notna().all().all()
+    assert outcome.choice and outcome.metadata()["threshold_source"] == result.threshold_source

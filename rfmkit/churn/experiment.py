@@ -35,7 +35,8 @@ EXPERIMENT = "rfmkit-churn"
 SKOPS_TRUSTED_TYPES = ["numpy.dtype",
                        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
                        "sklearn.calibration._CalibratedClassifier",
-                       "sklearn.calibration._SigmoidCalibration"]
+                       "sklearn.calibration._SigmoidCalibration",
+                       "sklearn.model_selection._split.StratifiedKFold"]
 
 
 def model_name(data: ChurnData) -> str:

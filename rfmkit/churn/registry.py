@@ -135,7 +135,8 @@ class MlflowRegistry:
             rows.append({"version": int(v.version), "roc_auc": float(v.tags.get("roc_auc", "nan")),
                          "quality_gate": v.tags.get("quality_gate", ""),
                          "aliases": ", ".join(sorted(v.aliases)), "run_id": v.run_id})
-        return pd.DataFrame(rows).sort_values("version", ascending=False).reset_index(drop=True)
+        columns = ["version", "roc_auc", "quality_gate", "aliases", "run_id"]
+        return pd.DataFrame(rows, columns=columns).sort_values("version", ascending=False).reset_index(drop=True)
 
 
 class SageMakerRegistry:

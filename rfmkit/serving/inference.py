@@ -78,6 +78,9 @@ def model_fn(model_dir: str | Path) -> ServedModel:
     from rfmkit.segmentation import model as kmeans_model
 
     path = Path(model_dir)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder (a run's models are in its folder, "
+                                f"e.g. runs/latest/models/kmeans/model.tar.gz after `make run`)")
     if (path / kmeans_model.MODEL_FILE).exists() or _tar_has(path, kmeans_model.MODEL_FILE):
         model = kmeans_model.load(path)
         return ServedModel("kmeans", list(model.features.columns), model, model.to_dict())
