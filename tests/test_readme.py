@@ -2,7 +2,8 @@
 in a stand-in for a fresh clone after `make run`.
 
 The stand-in links the project's files into a temporary folder whose runs/ holds one real batch run
-(scale 0.02, so that it takes a minute) as `runs/latest`, the way `make run` leaves it. HOME points
+(scale 0.02, so that it takes a minute; conftest's batch_run) as `runs/latest`, the way `make run`
+leaves it. HOME points
 at a folder holding stand-ins for the user's downloads the README names (~/Downloads/..., ~/data/...).
 Commands that start a batch (`make run`, `rfmkit run ...`) run with RFMKIT_DRY_RUN=1: everything is
 checked (notebooks, parameter names and types, paths, the backend's preflight) but no notebook
@@ -59,19 +60,11 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def clone(tmp_path_factory) -> Path:
-    """The project's files linked into a fresh folder, with one batch run in runs/ (runs/latest)."""
-    root = tmp_path_factory.mktemp("clone")
-    for entry in PROJECT_ROOT.iterdir():
-        if entry.name not in {"runs", ".git", ".pytest_cache", ".ruff_cache"}:
-            (root / entry.name).symlink_to(entry)
-    done = subprocess.run([str(VENV / "bin" / "python"), "-m", "rfmkit", "run", "-p", "scale=0.02",
-                           "--run-dir", "runs/20260101-000000"], cwd=root, capture_output=True, text=True,
-                          timeout=900, env={**os.environ, "RFMKIT_DRY_RUN": ""})
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert (root / "runs" / "latest" / "models" / "kmeans" / "model.tar.gz").exists(), done.stdout
-    assert "dashboard.html" in done.stdout and "manifests/" in done.stdout  # it says where to look
-    return root
+def clone(batch_run) -> Path:
+    """A stand-in for a fresh clone after `make run` (conftest's batch_run)."""
+    assert batch_run.result.returncode == 0, batch_run.result.stderr[-3000:]
+    assert (batch_run.root / "runs" / "latest" / "models" / "kmeans" / "model.tar.gz").exists()
+    return batch_run.root
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +86,12 @@ def home(tmp_path_factory, clone) -> Path:
 
 
 def environment(home: Path) -> dict[str, str]:
-    return {**os.environ, "HOME": str(home), "RFMKIT_DRY_RUN": "1", "BROWSER": "true",
-            "AWS_EC2_METADATA_DISABLED": "true", "AWS_SHARED_CREDENTIALS_FILE": str(home / "none"),
-            "AWS_CONFIG_FILE": str(home / "none"),
-            **{k: "" for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE")}}
+    """The user's environment: HOME with the stand-in downloads, no AWS account configured."""
+    aws = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+           "AWS_REGION", "AWS_DEFAULT_REGION", "RFMKIT_RUN_DIR")
+    return {**{k: v for k, v in os.environ.items() if k not in aws}, "HOME": str(home), "RFMKIT_DRY_RUN": "1",
+            "BROWSER": "true", "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "none"), "AWS_CONFIG_FILE": str(home / "none")}
 
 
 def wait_for(url: str, seconds: float = 120) -> None:
@@ -157,7 +152,7 @@ def test_every_readme_command_runs_as_written(clone, home):
     (clone / "my_run.yaml").write_text("scale: 0.1\n")  # the README's example parameters file
     problems, ran = [], 0
     for block in blocks("bash"):
-        lines = [c for c in commands(block) if c != "make test"]  # the suite does not run itself
+        lines = [c for c in commands(block) if not c.startswith("make test")]  # the suite does not run itself
         for command, done in run_block(lines, clone, env):
             ran += 1
             expected = next((msg for key, msg in EXPECTED_FAILURES.items() if key in command), None)

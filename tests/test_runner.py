@@ -39,12 +39,12 @@ def test_cli_parses_typed_parameters():
 
 
 @pytest.mark.notebooks
-def test_run_all_notebooks_with_smoke_parameters(tmp_path):
-    """The papermill batch, as `make run` does it, through the real CLI."""
-    run_dir = tmp_path / "run"
-    result = subprocess.run([sys.executable, "-m", "rfmkit", "run", "-p", "scale=0.02", "--run-dir", str(run_dir)],
-                            capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
+def test_run_all_notebooks_with_smoke_parameters(batch_run):
+    """The papermill batch, as `make run` does it, through the real CLI (conftest's batch_run)."""
+    run_dir, result, tmp_path = batch_run.run_dir, batch_run.result, batch_run.run_dir.parent
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "dashboard.html" in result.stdout and "manifests/" in result.stdout  # says where to look
+    assert (tmp_path / "latest").resolve() == run_dir.resolve()
     batch = runner.select(runner.discover())
     assert f"[2/{len(batch)}] 01_load_data ok" in result.stdout and str(run_dir.resolve()) in result.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
