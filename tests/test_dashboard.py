@@ -56,6 +56,9 @@ def test_self_contained_no_network_and_every_panel_present(page):
                             "cluster-profiles", "cluster-segments"}
     for key in figures:
         assert f'id="{key}"' in html
+    # the log spend axis labels one tick per power of ten, with no unlabelled minor ticks
+    spend_axis = figures["rfm-scatter"]["layout"]["yaxis"]
+    assert spend_axis["type"] == "log" and spend_axis["dtick"] == 1 and spend_axis["tickformat"] == ",.0f"
 
 
 def test_numbers_match_the_exports(run, page):
