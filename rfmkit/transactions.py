@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -168,8 +169,6 @@ def detect_delimiter(lines: list[str]) -> str:
     """The delimiter that splits the sample's lines into the same number (>1) of fields.
 
     Tried in order , ; tab |, then runs of whitespace; comma when nothing fits (one column)."""
-    from collections import Counter
-
     lines = [line for line in lines if line.strip()][:50]
 
     def fits(counts: list[int]) -> bool:  # one field count in (nearly) every line, more than one

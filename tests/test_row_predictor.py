@@ -79,3 +79,15 @@ def test_other_pipeline_shapes_keep_the_normal_path(boosted):
     assert not RowPredictor.supports(pipeline.steps[-1][1])
     served = ServedModel("churn", numeric, passthrough, {})
     assert served.rows is None
+
+
+@pytest.mark.parametrize("name", training.MODELS)
+def test_a_calibrated_model_is_unwrapped_with_identical_probabilities(name):
+    data = contact_center()
+    parts = training.split(data, seed=4)
+    calibrated = training.calibrate(training.tune(name, data, parts, budget=1, folds=3, seed=4), parts,
+                                    folds=3, seed=4).pipeline
+    fast = RowPredictor(calibrated)
+    assert fast.platt is not None  # the calibrator's sigmoid is applied directly
+    rows = awkward_rows(parts.x_test.reset_index(drop=True).head(40), data.kinds)
+    np.testing.assert_array_equal(fast.predict_proba(rows), calibrated.predict_proba(rows))

@@ -154,11 +154,6 @@ def output_fn(prediction: pd.DataFrame, accept: str | None) -> tuple[str, str]:
 
 
 # -- helpers --------------------------------------------------------------------------------------
-def to_frame(rows: list, model: ServedModel) -> pd.DataFrame:
-    """Rows as the model's input frame, with every value checked: row and column named on error."""
-    return pd.DataFrame(to_columns(rows, model), columns=model.columns)
-
-
 def to_columns(rows: list, model: ServedModel) -> dict[str, np.ndarray]:
     """Rows as one checked array per model column (floats, or objects for categories)."""
     columns, kinds = model.columns, model.metadata.get("kinds", {})
@@ -281,10 +276,9 @@ def _numbers(cells: np.ndarray, column: str, kind: str | None, model_kind: str) 
 
 def _float_or_nan(value) -> float:
     try:
-        number = float(value)
+        return float(value)
     except (TypeError, ValueError, OverflowError):
         return np.nan
-    return number if not np.isnan(number) else np.nan
 
 
 def _text(body: bytes) -> str:
