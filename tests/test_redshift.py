@@ -13,7 +13,7 @@ from rfmkit.paths import SQL_DIR
 from rfmkit.storage import S3Storage
 from rfmkit.warehouse import connect
 from rfmkit.warehouse.dialect import parse_copy, split_statements, statement_kind
-from rfmkit.warehouse.loading import MaxErrorsExceeded
+from rfmkit.warehouse.loading import LoadError, MaxErrorsExceeded
 from rfmkit.warehouse.redshift import DataApiTransport, RedshiftStatementError, RedshiftWarehouse
 
 TARGET = {"WorkgroupName": "rfmkit", "Database": "dev"}
@@ -163,3 +163,32 @@ def test_connect_builds_data_api_warehouse(tmp_path):
     wh = connect(cfg)
     assert isinstance(wh, RedshiftWarehouse)
     assert wh.transport.target == {"Database": "dev", "WorkgroupName": "rfmkit"}
+
+
+def _stubbed_warehouse(client, rows: int = 5):
+    wh = RedshiftWarehouse(transport(client), copy_role_arn="arn:aws:iam::1:role/r")
+    wh._audit_ready = True
+    wh.table_columns = lambda table: __import__("pandas").DataFrame(
+        {"name": ["order_id", "payment_sequential", "payment_type", "payment_installments", "payment_value"]})
+    wh.row_count = lambda table: rows
+    wh._stage_files = lambda files: "s3://b/loads/1/"
+    return wh
+
+
+def test_a_failure_before_any_row_is_read_is_recorded_on_redshift_too(data_api, tmp_path):
+    client, stub = data_api
+    stub.add_response("batch_execute_statement", {"Id": "audit"}, {**TARGET, "Sqls": ANY})
+    stub.add_response("describe_statement", {"Id": "audit", "Status": "FINISHED"}, {"Id": "audit"})
+    with pytest.raises(LoadError, match="no such file") as caught:
+        _stubbed_warehouse(client).load_csv("olist_order_payments", tmp_path / "missing.csv")
+    assert caught.value.report.status == "failed"
+    assert caught.value.report.files == [str(tmp_path / "missing.csv")]
+
+
+def test_a_header_only_file_does_not_empty_a_redshift_table(data_api, tmp_path):
+    client, stub = data_api
+    path = write_payments(tmp_path / "empty.csv", [])
+    stub.add_response("batch_execute_statement", {"Id": "audit"}, {**TARGET, "Sqls": ANY})
+    stub.add_response("describe_statement", {"Id": "audit", "Status": "FINISHED"}, {"Id": "audit"})
+    with pytest.raises(LoadError, match="would delete its 5 rows"):  # nothing staged, no COPY sent
+        _stubbed_warehouse(client).load_csv("olist_order_payments", path)
