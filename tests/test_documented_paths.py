@@ -50,6 +50,10 @@ def test_notebook_04_on_a_users_csv_succeeds_alone_on_a_fresh_run_folder(tmp_pat
     assert f"**bank**: {rate:.1%} of 600 customers churned" in text  # this file's facts, not Olist's
     assert "out-of-fold on the training part" in text and "Brier score" in text
     assert "Model choice:" in text and "about 97" not in text
+    book = (tmp_path / "run" / "notebooks" / "04_churn_model.ipynb").read_text()
+    # a fresh workspace store: MLflow's INFO lines and ipykernel's TCP warning stay out of the notebook
+    assert "Creating initial MLflow database tables" not in book and "without encryption" not in book
+    assert "without encryption" not in done.stderr and (tmp_path / "mlflow.db").exists()
     assert (tmp_path / "run" / "models" / "churn-bank" / "model.tar.gz").exists()
 
 
