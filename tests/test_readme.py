@@ -23,6 +23,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -87,8 +88,10 @@ def home(tmp_path_factory, clone) -> Path:
 
 def environment(home: Path) -> dict[str, str]:
     """The user's environment: HOME with the stand-in downloads, no AWS account configured."""
+    # ... and no make state from a `make test` around the suite (MAKEFLAGS carries its ARGS=... into
+    # the README's own make commands)
     aws = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-           "AWS_REGION", "AWS_DEFAULT_REGION", "RFMKIT_RUN_DIR")
+           "AWS_REGION", "AWS_DEFAULT_REGION", "RFMKIT_RUN_DIR", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
     return {**{k: v for k, v in os.environ.items() if k not in aws}, "HOME": str(home), "RFMKIT_DRY_RUN": "1",
             "BROWSER": "true", "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_SHARED_CREDENTIALS_FILE": str(home / "none"), "AWS_CONFIG_FILE": str(home / "none")}
@@ -150,18 +153,26 @@ EXPECTED_FAILURES = {
 def test_every_readme_command_runs_as_written(clone, home):
     env = environment(home)
     (clone / "my_run.yaml").write_text("scale: 0.1\n")  # the README's example parameters file
-    problems, ran = [], 0
+    # A block with a server or an `export` runs in order in one shell; other commands are
+    # independent and run side by side (each is a process of its own), which halves the wall time.
+    tasks = []
     for block in blocks("bash"):
         lines = [c for c in commands(block) if not c.startswith("make test")]  # the suite does not run itself
-        for command, done in run_block(lines, clone, env):
-            ran += 1
-            expected = next((msg for key, msg in EXPECTED_FAILURES.items() if key in command), None)
-            if expected:
-                if done.returncode == 0 or expected not in done.stderr:
-                    problems.append(f"{command}: expected the failure {expected!r}, got {done.stderr[-500:]}")
-            elif done.returncode != 0:
-                problems.append(f"{command}: exit {done.returncode}: {(done.stderr or done.stdout)[-800:]}")
-    assert ran >= 15 and not problems, "\n\n".join(problems)
+        if any(k in c for c in lines for k in SERVERS) or any(c.startswith("export ") for c in lines):
+            tasks.append(lines)
+        else:
+            tasks += [[line] for line in lines]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = [r for done in pool.map(lambda lines: run_block(lines, clone, env), tasks) for r in done]
+    problems = []
+    for command, done in results:
+        expected = next((msg for key, msg in EXPECTED_FAILURES.items() if key in command), None)
+        if expected:
+            if done.returncode == 0 or expected not in done.stderr:
+                problems.append(f"{command}: expected the failure {expected!r}, got {done.stderr[-500:]}")
+        elif done.returncode != 0:
+            problems.append(f"{command}: exit {done.returncode}: {(done.stderr or done.stdout)[-800:]}")
+    assert len(results) >= 15 and not problems, "\n\n".join(problems)
 
 
 def test_every_readme_python_snippet_runs(clone, home):
