@@ -36,17 +36,14 @@ def cluster_label(z_centroid: Iterable[float], columns: list[str]) -> str:
     return " ".join(words) + " customers" if words else "typical customers"
 
 
-# (word for the lower, word for the higher) of clusters that share a label, per column.
+# (word for the lower, word for the higher, noun) when clusters that share a label are told apart.
 RELATIVE = {
-    "recency_days": ("more recent", "less recent"),
-    "frequency": ("fewer orders", "more orders"),
-    "monetary": ("lower spend", "higher spend"),
-    "avg_order_value": ("smaller baskets", "bigger baskets"),
-    "tenure_days": ("newer", "longer-standing"),
+    "recency_days": ("more recent", "less recent", "recency"),
+    "frequency": ("fewer orders", "more orders", "orders"),
+    "monetary": ("lower spend", "higher spend", "spend"),
+    "avg_order_value": ("smaller baskets", "bigger baskets", "basket"),
+    "tenure_days": ("newer", "longer-standing", "tenure"),
 }
-
-NOUNS = {"recency_days": "recency", "frequency": "orders", "monetary": "spend",
-         "avg_order_value": "basket", "tenure_days": "tenure"}
 
 
 def cluster_labels(z_centroids: np.ndarray, columns: list[str]) -> list[str]:
@@ -59,10 +56,9 @@ def cluster_labels(z_centroids: np.ndarray, columns: list[str]) -> list[str]:
         members = [i for i, x in enumerate(labels) if x == label]
         spread = z[members].max(axis=0) - z[members].min(axis=0)
         j = int(np.argmax(spread))
-        low, high = RELATIVE.get(columns[j], (f"lower {columns[j]}", f"higher {columns[j]}"))
+        low, high, noun = RELATIVE.get(columns[j], (f"lower {columns[j]}", f"higher {columns[j]}", columns[j]))
         ranked = sorted(members, key=lambda i: z[i, j])
         for rank, i in enumerate(ranked):
-            noun = NOUNS.get(columns[j], columns[j])
             word = low if rank == 0 else high if rank == len(ranked) - 1 else \
                 f"middle {noun} ({rank + 1} of {len(ranked)})"
             labels[i] = f"{label}, {word}"
