@@ -33,7 +33,7 @@ class Outcomes(list):
 
 # -- local ----------------------------------------------------------------------------------------
 def local(cfg: RunConfig, *, remove_run_folder: bool = False, progress=print) -> Outcomes:
-    from rfmkit.serving.backends import SERVER_RECORDS
+    from rfmkit.serving.operations import SERVER_RECORDS
 
     done = Outcomes()
     for record in sorted(cfg.run_dir.glob(SERVER_RECORDS)):
@@ -90,7 +90,9 @@ def aws(cfg: RunConfig, *, quicksight: bool = True, delete_stack: bool = False, 
         from rfmkit import cloudformation
 
         if cfg.aws.bucket:
-            removed = empty_bucket(boto_session.client("s3"), cfg.aws.bucket)
+            from rfmkit.storage import S3Storage
+
+            removed = S3Storage.from_session(boto_session, cfg.aws.bucket).empty_bucket()
             done.add(f"bucket {cfg.aws.bucket}", f"emptied ({removed:,} object versions)" if removed
                      else "already empty or gone", progress)
         deleted = cloudformation.delete(cfg.aws.stack_name, client=boto_session.client("cloudformation"),
@@ -136,18 +138,3 @@ def quicksight_assets(boto_session, prefix: str, done: Outcomes, progress=print)
         done.add(f"QuickSight {item}", "deleted", progress)
     if not deleted:
         done.add(f"QuickSight assets {prefix}-*", "none found", progress)
-
-
-def empty_bucket(client, bucket: str) -> int:
-    """Delete every object version and delete marker (the bucket is versioned); 0 if it is gone."""
-    removed = 0
-    try:
-        for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket):
-            batch = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                     for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-            if batch:
-                client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-                removed += len(batch)
-    except client.exceptions.NoSuchBucket:
-        return 0
-    return removed

@@ -1,7 +1,8 @@
 """Run configuration: which backend, where outputs go, seeds, and the AWS names.
 
-A notebook builds one `RunConfig` from its parameters cell; everything else (warehouse, storage)
-is created from it, so switching to AWS is one parameter: `backend="aws"`.
+A notebook builds one `RunConfig` from its parameters cell, and `rfmkit.backends.get(cfg)` turns it
+into the backend object that creates everything else (warehouse, storage, …): switching to AWS is
+one parameter, `backend="aws"`, read only by that registry.
 """
 
 from __future__ import annotations
@@ -106,14 +107,3 @@ class RunConfig:
         values = {k: v for k, v in asdict(self.aws).items() if v is not None}
         path.write_text(json.dumps(values, indent=2, sort_keys=True))
         return path
-
-    def describe(self) -> dict[str, str]:
-        rows = {"backend": self.backend, "run folder": str(self.run_dir), "seed": str(self.seed)}
-        if self.backend == "local":
-            rows["warehouse"] = f"DuckDB file {self.warehouse_path}"
-        else:
-            target = self.aws.workgroup or self.aws.cluster_id or self.aws.host or "(not set)"
-            rows["warehouse"] = f"Redshift {target} / database {self.aws.database}"
-            rows["storage"] = f"s3://{self.aws.bucket}/{self.aws.prefix}" if self.aws.bucket \
-                else "(bucket not set)"
-        return rows

@@ -15,18 +15,19 @@ PACKAGES = ["duckdb", "sqlglot", "pandas", "pyarrow", "scikit-learn", "matplotli
 
 def report(backend: str = "local") -> pd.DataFrame:
     """One row per check: what, found, ok, and what to do when not ok."""
-    rows = [_row("python", platform.python_version(), sys.version_info >= (3, 11),
+    rows = [row("python", platform.python_version(), sys.version_info >= (3, 11),
                  "use Python 3.11 or newer"),
-            _row("interpreter", sys.executable, True, ""),
-            _row("cpus / memory", f"{os.cpu_count()} cpus / {memory_gb():.1f} GB", True, "")]
+            row("interpreter", sys.executable, True, ""),
+            row("cpus / memory", f"{os.cpu_count()} cpus / {memory_gb():.1f} GB", True, "")]
     for name in PACKAGES:
         try:
             version = md.version(name)
-            rows.append(_row(name, version, True, ""))
+            rows.append(row(name, version, True, ""))
         except md.PackageNotFoundError:
-            rows.append(_row(name, "missing", False, "run `make run` or `make lab` to install"))
-    if backend == "aws":
-        rows += _aws_rows()
+            rows.append(row(name, "missing", False, "run `make run` or `make lab` to install"))
+    from rfmkit.backends import preflight_checks
+
+    rows += preflight_checks(backend)
     return pd.DataFrame(rows)
 
 
@@ -44,7 +45,7 @@ def preflight(backend: str, parameters: dict | None = None) -> list[str]:
     return [f"{row.check}: {row.found} ({row.fix})" for row in failed.itertuples()]
 
 
-def _row(check: str, found: str, ok: bool, fix: str) -> dict[str, object]:
+def row(check: str, found: str, ok: bool, fix: str) -> dict[str, object]:
     return {"check": check, "found": found, "ok": ok, "fix": fix}
 
 
@@ -53,19 +54,3 @@ def memory_gb() -> float:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
     except (ValueError, OSError, AttributeError):
         return float("nan")
-
-
-def _aws_rows() -> list[dict[str, object]]:
-    """Credentials and region are looked up locally (no network call is made here)."""
-    import boto3
-
-    session = boto3.Session()
-    credentials = session.get_credentials()
-    return [
-        _row("AWS credentials", credentials.method if credentials else "none",
-             credentials is not None,
-             "configure credentials: `aws configure`, `aws sso login`, AWS_PROFILE, or an "
-             "instance/notebook role"),
-        _row("AWS region", session.region_name or "none", bool(session.region_name),
-             "set AWS_REGION / AWS_DEFAULT_REGION, run `aws configure`, or pass -p region=..."),
-    ]

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rfmkit.config import ConfigError, RunConfig
+from rfmkit.config import RunConfig
 from rfmkit.paths import PROJECT_ROOT
 
 SCHEMA_DIR = PROJECT_ROOT / "manifests" / "schema"
@@ -82,22 +82,6 @@ def export_files(cfg: RunConfig, table: str) -> list[Path]:
     return files
 
 
-def export_base_uri(cfg: RunConfig, override: str = "") -> str:
-    """Where the exported CSVs live in S3: the run's UNLOAD prefix on AWS; locally, `override`
-    (where you would copy the exports folder) or a bucket name to replace."""
-    if override:
-        if not override.startswith("s3://"):
-            raise ConfigError(f"parameter s3_exports={override!r}: expected s3://bucket/prefix")
-        return override.rstrip("/")
-    if cfg.backend == "aws":
-        if not cfg.aws.bucket:
-            raise ConfigError("backend='aws' needs the bucket setting for manifests (notebook 00)")
-        from rfmkit.sagemaker_jobs import s3_uri
-
-        return s3_uri(cfg, "exports")
-    return "s3://your-bucket/rfmkit/exports"
-
-
 def s3_manifest(uris: list[str]) -> dict:
     return {"fileLocations": [{"URIs": list(uris)}],
             "globalUploadSettings": {"format": "CSV", "delimiter": ",", "textqualifier": '"',
@@ -152,6 +136,18 @@ def _dtype_type(dtype) -> str:
     if pd.api.types.is_float_dtype(dtype):
         return "DECIMAL"
     return "STRING"
+
+
+def try_schema(served, schema: dict, frame: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
+    """Send the schema's input columns of a few rows through the inference contract, the way
+    QuickSight's "Augment with SageMaker" does (headerless CSV in and out), and return the answer
+    under the schema's output names."""
+    from rfmkit.serving.inference import input_fn, output_fn, predict_fn
+
+    body = frame[[f["name"] for f in schema["input"]]].head(rows).to_csv(index=False, header=False)
+    answer, _ = output_fn(predict_fn(input_fn(body, "text/csv"), served), "text/csv")
+    return pd.DataFrame([line.split(",") for line in answer.strip().splitlines()],
+                        columns=[f["name"] for f in schema["output"]])
 
 
 def write_model_schema(folder: Path, name: str, schema: dict) -> Path:

@@ -8,16 +8,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from rfmkit.config import RunConfig
-from rfmkit.exports import export_table
 from rfmkit.warehouse.base import Warehouse
 from rfmkit.warehouse.loading import LoadReport
 
 
-def write_mart(warehouse: Warehouse, cfg: RunConfig, table: str, ddl: str, rows: pd.DataFrame,
+def write_mart(warehouse: Warehouse, backend, table: str, ddl: str, rows: pd.DataFrame,
                *, area: str, key: str = "customer_id") -> tuple[LoadReport, list[Path]]:
-    """(Re)create `table` from `ddl`, COPY `rows` in, check nothing was lost, export to CSV."""
-    folder = cfg.run_dir / area
+    """(Re)create `table` from `ddl`, COPY `rows` in, check nothing was lost, export to CSV with
+    the backend's exporter."""
+    folder = backend.cfg.run_dir / area
     folder.mkdir(parents=True, exist_ok=True)
     staged = folder / f"{table}.csv"
     rows.sort_values(key).to_csv(staged, index=False)
@@ -26,4 +25,4 @@ def write_mart(warehouse: Warehouse, cfg: RunConfig, table: str, ddl: str, rows:
     if report.rows_loaded != len(rows):
         raise RuntimeError(f"{table}: {len(rows):,} rows written but {report.rows_loaded:,} "
                            f"loaded; see load_rejects")
-    return report, export_table(warehouse, cfg, table, order_by=key)
+    return report, backend.exporter().export(warehouse, table, order_by=key)

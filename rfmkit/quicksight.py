@@ -339,12 +339,13 @@ def publish_run(cfg, warehouse, manifests_written: dict, user: str, *, boto_sess
 
         boto_session = boto3.Session(region_name=cfg.aws.region)
     account = boto_session.client("sts").get_caller_identity()["Account"]
-    s3 = boto_session.client("s3")
-    key_prefix = f"{cfg.aws.prefix.strip('/')}/manifests" if cfg.aws.prefix else "manifests"
+    from rfmkit.storage import S3Storage, split_s3_uri
+
+    storage = S3Storage.from_session(boto_session, cfg.aws.bucket, cfg.aws.prefix)
     tables = {}
     for table, path in manifests_written.items():
-        key = f"{key_prefix}/{path.name}"
-        s3.upload_file(str(path), cfg.aws.bucket, key, ExtraArgs={"ContentType": "application/json"})
+        uri = storage.upload(path, f"manifests/{path.name}", content_type="application/json")
+        key = split_s3_uri(uri)[1]
         tables[table] = (table_columns(warehouse, table, export_files(cfg, table)), key,
                          warehouse.row_count(table))
     publisher = QuickSightPublisher(boto_session.client("quicksight"), account,

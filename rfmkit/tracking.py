@@ -9,7 +9,6 @@ server, SageMaker managed MLflow).
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from rfmkit.config import RunConfig
@@ -36,7 +35,6 @@ def use_store(cfg: RunConfig, override_uri: str = "") -> str:
     # progress bar: all noise in a notebook. Warnings still show.
     for name in ("alembic", "mlflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = tracking_uri(cfg, override_uri)
     mlflow.set_tracking_uri(uri)
     return uri

@@ -7,10 +7,10 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from rfmkit import backends
 from rfmkit.churn import artifact, training
 from rfmkit.churn.datasets import contact_center
 from rfmkit.config import RunConfig
-from rfmkit.exports import export_table
 from rfmkit.segmentation import model as km
 from rfmkit.segmentation.features import FeatureTransform
 from rfmkit.segmentation.writeback import customer_segments, write_customer_segments
@@ -49,14 +49,15 @@ def build(folder, *, n: int = 600, seed: int = 3, with_scores: bool = True) -> t
     warehouse.con.register("rfm_frame", rfm)
     warehouse.execute_native("INSERT INTO rfm_scores SELECT * FROM rfm_frame")
     warehouse.con.unregister("rfm_frame")
-    export_table(warehouse, cfg, "rfm_scores", order_by="customer_id")
+    kit = backends.get(cfg)
+    kit.exporter().export(warehouse, "rfm_scores", order_by="customer_id")
 
     features = FeatureTransform(["recency_days", "frequency", "monetary"])
     model = km.KMeansSegmenter(k=3, seed=seed, features=features).fit(features.fit_transform(rfm))
     model.save(cfg.run_dir / "models" / "kmeans")
     assignments = model.predict_frame(rfm)
     labels = ["recent customers", "lapsed customers", "big spenders"]
-    write_customer_segments(warehouse, cfg, customer_segments(rfm["customer_id"], assignments, labels))
+    write_customer_segments(warehouse, kit, customer_segments(rfm["customer_id"], assignments, labels))
 
     if with_scores:
         probability = np.clip(rfm["recency_days"] / 700 + np.random.default_rng(seed).normal(0, 0.1, n), 0, 1)
@@ -64,7 +65,7 @@ def build(folder, *, n: int = 600, seed: int = 3, with_scores: bool = True) -> t
                               "churn_label": (probability >= 0.5).astype(int)})
         chosen = scores.ScoringVersion("rfmkit-churn-transactions", "2", False, "newest, not approved")
         rows = scores.customer_scores(warehouse, churn, chosen, date(2018, 10, 18))
-        scores.write_customer_scores(warehouse, cfg, rows)
+        scores.write_customer_scores(warehouse, kit, rows)
     return cfg, warehouse
 
 

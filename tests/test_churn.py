@@ -19,7 +19,7 @@ from rfmkit.churn.evaluation import (
     model_quality_json,
 )
 from rfmkit.churn.leakage import guard
-from rfmkit.churn.registry import MlflowRegistry, RegistryError
+from rfmkit.churn.registry import MlflowRegistry, ModelRef, RegistryError
 from rfmkit.churn.transactions import choose_window, transaction_dataset
 
 
@@ -205,7 +205,7 @@ def test_registry_versions_gate_approval_and_rollback(tmp_path):
     for auc in (0.8, 0.6, 0.9):
         with mlflow.start_run():
             info = mlflow.sklearn.log_model(DummyClassifier().fit([[0], [1]], [0, 1]), name="model")
-        versions.append(registry.register(info.model_uri, auc, min_auc=0.7))
+        versions.append(registry.register(ModelRef(tracked_uri=info.model_uri), roc_auc=auc, min_auc=0.7))
     assert [v.version for v in versions] == ["1", "2", "3"]
     assert [v.passed_gate for v in versions] == [True, False, True]
     assert registry.alias("candidate") == "3"
@@ -232,7 +232,7 @@ def test_sagemaker_registry_requests(tmp_path):
 
     client = boto3.client("sagemaker", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="y")
     arn = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/rfmkit-churn/{}"
-    registry = SageMakerRegistry("rfmkit-churn", client)
+    registry = SageMakerRegistry("rfmkit-churn", client, image=lambda: "img")
     with Stubber(client) as stub:
         stub.add_client_error("describe_model_package_group", "ValidationException", "does not exist")
         stub.add_response("create_model_package_group", {"ModelPackageGroupArn": "arn:aws:sagemaker:eu-west-1:1:g"},
@@ -256,8 +256,9 @@ def test_sagemaker_registry_requests(tmp_path):
         stub.add_response("update_model_package", {"ModelPackageArn": arn.format(2)},
                           {"ModelPackageArn": arn.format(2), "ModelApprovalStatus": "Rejected",
                            "ApprovalDescription": ANY})
-        registered = registry.register(image="img", model_data_url="s3://b/model.tar.gz",
-                                       evaluation_uri="s3://b/evaluation.json", roc_auc=0.9, min_auc=0.7)
+        registered = registry.register(ModelRef(artifact_uri="s3://b/model.tar.gz",
+                                                evaluation_uri="s3://b/evaluation.json"),
+                                       roc_auc=0.9, min_auc=0.7)
         assert registered.passed_gate and registered.version == arn.format(1)
         registry.approve(registered.version)
         assert registry.rollback() == arn.format(1)

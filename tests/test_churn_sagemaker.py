@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from sagemaker_stubs import REGION, ROLE, RoutedSession, capture, stub_training
 
+from rfmkit.backends.aws import AwsBackend
 from rfmkit.churn import artifact, experiment
 from rfmkit.churn.datasets import contact_center
 from rfmkit.churn.evaluation import Costs
@@ -82,7 +83,10 @@ def test_sagemaker_training_request_and_same_outcome(tmp_path, monkeypatch):
             stub.add_client_error("describe_model_package_group", "ValidationException", "does not exist")
             stub.add_response("create_model_package_group", {"ModelPackageGroupArn": "arn:aws:sagemaker:g"})
             stub.add_response("create_model_package", {"ModelPackageArn": "arn:aws:sagemaker:p/1"})
-            registered = experiment.register_on_sagemaker(outcome, cfg, 0.7, boto_session=RoutedSession(sagemaker))
+            kit = AwsBackend(cfg, boto_session=RoutedSession(sagemaker))
+            registry = experiment.registry_for(kit, outcome.data)
+            registered = registry.register(kit.churn_trainer().model_ref(outcome, "runs:/x/model"),
+                                           roc_auc=outcome.evaluation.roc_auc, min_auc=0.7)
             stub.assert_no_pending_responses()
         evaluation = s3.get_object(Bucket="bucket", Key="rfmkit/churn/run-1/contact_center/evaluation.json")
         assert "binary_classification_metrics" in json.loads(evaluation["Body"].read())

@@ -11,9 +11,8 @@ import exported_run
 import pytest
 from botocore.stub import Stubber
 
-from rfmkit import cleanup
+from rfmkit import backends, cleanup
 from rfmkit.config import AwsSettings, ConfigError, RunConfig
-from rfmkit.serving import backends
 
 REGION = "eu-west-1"
 NOW = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
@@ -23,7 +22,7 @@ ARN = f"arn:aws:sagemaker:{REGION}:123456789012"
 def test_local_cleanup_removes_live_endpoints_and_is_idempotent(tmp_path):
     cfg, warehouse = exported_run.build(tmp_path / "run", n=200, with_scores=False)
     warehouse.close()
-    server = backends.start(cfg)
+    server = backends.get(cfg).serving()
     try:
         for name in ("rfmkit-segments", "rfmkit-churn-production"):
             server.deploy(name, cfg.run_dir / "models" / "kmeans" / "model.tar.gz")
@@ -47,7 +46,7 @@ def test_local_cleanup_removes_live_endpoints_and_is_idempotent(tmp_path):
 def test_a_stopped_server_is_reported_and_the_run_folder_goes_only_when_asked(tmp_path):
     cfg = RunConfig(run_dir=tmp_path / "run")
     cfg.run_dir.mkdir()
-    server = backends.start(cfg)
+    server = backends.get(cfg).serving()
     server.stop()  # as when the notebook's kernel ended: the record stays behind
     done = cleanup.local(cfg, remove_run_folder=True, progress=lambda _: None).frame()
     assert list(done["outcome"]) == ["already stopped", "deleted"]

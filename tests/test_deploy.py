@@ -9,7 +9,7 @@ import pytest
 from rfmkit import tracking
 from rfmkit.churn import artifact, training
 from rfmkit.churn.datasets import contact_center
-from rfmkit.churn.registry import MlflowRegistry
+from rfmkit.churn.registry import MlflowRegistry, ModelRef
 from rfmkit.config import RunConfig
 from rfmkit.serving.deploy import LocalDeployer
 from rfmkit.serving.server import LocalEndpointServer
@@ -30,7 +30,7 @@ def register(registry, data, parts, threshold, tmp_path, auc=0.9):
         mlflow.log_artifact(str(path), "sagemaker")
         info = mlflow.sklearn.log_model(candidate.pipeline, name="model",
                                         skops_trusted_types=["numpy.dtype"])
-    return registry.register(info.model_uri, auc, min_auc=0.7)
+    return registry.register(ModelRef(tracked_uri=info.model_uri), roc_auc=auc, min_auc=0.7)
 
 
 def ask(url, rows):

@@ -7,7 +7,7 @@ import exported_run
 import pandas as pd
 import pytest
 
-from rfmkit import manifests
+from rfmkit import backends, manifests
 from rfmkit.config import AwsSettings, ConfigError, RunConfig
 from rfmkit.serving.inference import input_fn, model_fn, output_fn, predict_fn
 
@@ -21,7 +21,7 @@ def run(tmp_path_factory):
 
 def test_one_manifest_per_export_lists_its_exact_files_as_quicksight_reads_them(run, tmp_path):
     cfg, _ = run
-    base = manifests.export_base_uri(cfg, "s3://workshop-data/rfmkit/exports/")
+    base = backends.get(cfg).exporter().base_uri("s3://workshop-data/rfmkit/exports/")
     for table in manifests.EXPORTED_TABLES:
         files = manifests.export_files(cfg, table)
         path = manifests.write_manifest(tmp_path, table, files, base)
@@ -73,14 +73,15 @@ def test_files_quicksight_would_reject_are_rejected(tmp_path):
 
 
 def test_export_location_per_backend_and_a_bad_override_is_named(tmp_path):
-    local = RunConfig(run_dir=tmp_path)
-    assert manifests.export_base_uri(local) == "s3://your-bucket/rfmkit/exports"
-    aws = RunConfig(backend="aws", run_dir=tmp_path, aws=AwsSettings(bucket="workshop-data", prefix="kit"))
-    assert manifests.export_base_uri(aws) == "s3://workshop-data/kit/exports"
+    local = backends.get(RunConfig(run_dir=tmp_path)).exporter()
+    assert local.base_uri() == "s3://your-bucket/rfmkit/exports"
+    aws = RunConfig(backend="aws", run_dir=tmp_path,
+                    aws=AwsSettings(region="eu-west-1", bucket="workshop-data", prefix="kit"))
+    assert backends.get(aws).exporter().base_uri() == "s3://workshop-data/kit/exports"
     with pytest.raises(ConfigError, match="s3_exports='exports/'"):
-        manifests.export_base_uri(local, "exports/")
+        local.base_uri("exports/")
     with pytest.raises(ConfigError, match="bucket"):
-        manifests.export_base_uri(RunConfig(backend="aws", run_dir=tmp_path))
+        backends.get(RunConfig(backend="aws", run_dir=tmp_path)).exporter().base_uri()
 
 
 def _answers_in_schema_order(served, schema, rows: pd.DataFrame):

@@ -83,7 +83,7 @@ def run(tmp_path_factory):
         region=REGION, bucket="workshop-data", prefix="rfmkit",
         quicksight_role_arn=f"arn:aws:iam::{ACCOUNT}:role/rfmkit-quicksight"))
     written = {t: manifests.write_manifest(cfg.run_dir / "manifests", t, manifests.export_files(cfg, t),
-                                           manifests.export_base_uri(cfg)) for t in manifests.EXPORTED_TABLES}
+                                           "s3://workshop-data/rfmkit/exports") for t in manifests.EXPORTED_TABLES}
     yield cfg, warehouse, written
     warehouse.close()
 

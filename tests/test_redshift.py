@@ -8,10 +8,10 @@ from botocore.stub import ANY, Stubber
 from conftest import write_payments
 from moto import mock_aws
 
+from rfmkit import backends
 from rfmkit.config import ConfigError, RunConfig
 from rfmkit.paths import SQL_DIR
 from rfmkit.storage import S3Storage
-from rfmkit.warehouse import connect
 from rfmkit.warehouse.dialect import parse_copy, split_statements, statement_kind
 from rfmkit.warehouse.loading import LoadError, MaxErrorsExceeded
 from rfmkit.warehouse.redshift import DataApiTransport, RedshiftStatementError, RedshiftWarehouse
@@ -155,12 +155,12 @@ def test_max_errors_on_redshift_raises_with_rejects(data_api, tmp_path):
 def test_connect_needs_a_redshift_target(tmp_path):
     cfg = RunConfig.resolve(backend="aws", run_dir=tmp_path, bucket="b")
     with pytest.raises(ConfigError, match="needs a Redshift target"):
-        connect(cfg)
+        backends.get(cfg).warehouse()
 
 
 def test_connect_builds_data_api_warehouse(tmp_path):
     cfg = RunConfig.resolve(backend="aws", run_dir=tmp_path, workgroup="rfmkit", region="us-east-1", bucket="b")
-    wh = connect(cfg)
+    wh = backends.get(cfg).warehouse()
     assert isinstance(wh, RedshiftWarehouse)
     assert wh.transport.target == {"Database": "dev", "WorkgroupName": "rfmkit"}
 

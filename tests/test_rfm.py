@@ -10,7 +10,7 @@ from rfm_reference import order_values_from_olist, rfm_reference
 
 from rfmkit import rfm
 from rfmkit.config import RunConfig
-from rfmkit.exports import export_table
+from rfmkit.exports import LocalExporter
 from rfmkit.warehouse.duckdb import DuckDBWarehouse
 
 CUSTOMERS_HEADER = ("customer_id,customer_unique_id,customer_zip_code_prefix,customer_city,"
@@ -224,13 +224,13 @@ def test_summaries_cover_every_segment_and_every_customer(warehouse, small_olist
 def test_export_writes_the_scores_as_csv(warehouse, small_olist, tmp_path):
     load_olist(warehouse, small_olist)
     rfm.score(warehouse, progress=None)
-    cfg = RunConfig.resolve(run_dir=tmp_path / "run")
-    paths = export_table(warehouse, cfg, "rfm_scores", order_by="customer_id")
+    exporter = LocalExporter(RunConfig.resolve(run_dir=tmp_path / "run").exports_dir)
+    paths = exporter.export(warehouse, "rfm_scores", order_by="customer_id")
     assert [p.name for p in paths] == ["rfm_scores_000.csv"]
     exported = pd.read_csv(paths[0])
     assert list(exported.columns) == list(warehouse.table_columns("rfm_scores")["name"])
     assert len(exported) == warehouse.row_count("rfm_scores")
     assert exported["customer_id"].is_monotonic_increasing
-    export_table(warehouse, cfg, "rfm_scores", order_by="customer_id")  # re-run overwrites
+    exporter.export(warehouse, "rfm_scores", order_by="customer_id")  # re-run overwrites
     with pytest.raises(ValueError, match="does not exist"):
-        export_table(warehouse, cfg, "no_such_table")
+        exporter.export(warehouse, "no_such_table")

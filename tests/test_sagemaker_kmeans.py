@@ -127,7 +127,9 @@ def test_aws_backend_gives_the_local_contract(aws, monkeypatch):
     canned = pd.DataFrame({"closest_cluster": [3, 3, 1, 1, 1], "distance_to_cluster": [0.1, 0.2, 0.3, 0.1, 0.2]})
     jobs = smk.SageMakerJobs("job", "s3://bucket/model.tar.gz", "model", "transform", "s3://t", "s3://o")
     monkeypatch.setattr(smk.SageMakerKMeans, "fit_predict", lambda self, points, progress=print: (canned, jobs))
-    model, assignments = segmentation.train(z, features, cfg, k=2, seed=1, boto_session=session)
+    from rfmkit.backends.aws import AwsBackend
+
+    model, assignments = segmentation.train(z, features, AwsBackend(cfg, boto_session=session), k=2, seed=1)
     assert list(assignments["closest_cluster"]) == [1, 1, 0, 0, 0]
     assert model.trained_with_ == "sagemaker" and model.info_["training_job"] == "job"
     np.testing.assert_allclose(model.centroids_in_units().to_numpy(), [[305, 55], [1.5, 11]])

@@ -1,6 +1,7 @@
 """customer_scores: the version that scores, row accounting, idempotent write-back, and the batch
 routes (in process, through the local endpoint with boto3) giving the same scores."""
 
+import os
 from datetime import date
 
 import exported_run
@@ -8,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rfmkit import backends
 from rfmkit.config import ConfigError, RunConfig
-from rfmkit.serving import backends, scores
+from rfmkit.serving import operations, scores
 from rfmkit.serving.inference import model_fn
 from rfmkit.warehouse.duckdb import DuckDBWarehouse
 
@@ -62,9 +64,9 @@ def test_every_customer_once_with_segment_and_revenue_at_risk_written_idempotent
                                   date(2018, 10, 18))
     assert list(rows["customer_id"]) == ["c1", "c2", "c3"] and rows["cluster"].isna().all()  # no notebook 03
     assert rows.set_index("customer_id").loc["c3", "revenue_at_risk"] == pytest.approx(31.95)
-    cfg = RunConfig(run_dir=tmp_path / "run")
+    kit = backends.get(RunConfig(run_dir=tmp_path / "run"))
     for _ in range(2):  # a re-run replaces the table, it does not append
-        report, exported = scores.write_customer_scores(scored_warehouse, cfg, rows)
+        report, exported = scores.write_customer_scores(scored_warehouse, kit, rows)
     assert report.rows_loaded == 3 and scored_warehouse.row_count("customer_scores") == 3
     table = scored_warehouse.query("SELECT * FROM customer_scores ORDER BY customer_id")
     assert list(table["segment"]) == ["Champions", "Lost", "Lost"] and not table["churn_model_approved"].any()
@@ -81,21 +83,26 @@ def test_a_customer_without_a_score_is_an_error_not_a_gap(scored_warehouse):
 
 
 def test_batch_routes_agree_and_a_wrong_route_is_named(tmp_path, monkeypatch):
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "")  # runtime_client sets it; restored after
     data, parts, path = exported_run.contact_center_model(tmp_path / "m", threshold=0.3)
     model = model_fn(path)
     frame = parts.x_test.head(400)
-    cfg = RunConfig(run_dir=tmp_path / "run")
-    server = backends.start(cfg)
+    kit = backends.get(RunConfig(run_dir=tmp_path / "run"))
+    server = kit.serving()
+    before = dict(os.environ)
     try:
-        runtime = backends.runtime_client(cfg, server)
-        local = backends.batch_score(cfg, frame, model, str(path), via="auto", serving=server, progress=False)
-        remote = backends.batch_score(cfg, frame, model, str(path), via="endpoint", serving=server,
-                                      runtime=runtime, progress=False)
+        runtime = kit.runtime_client(server)
+        assert dict(os.environ) == before  # the client is pointed at the server, the process is not
+        local = operations.batch_score(frame, model, str(path), via="auto", routes=kit.batch_routes,
+                                       serving=server, progress=False)
+        remote = operations.batch_score(frame, model, str(path), via="endpoint", routes=kit.batch_routes,
+                                        serving=server, runtime=runtime, progress=False)
         assert "rfmkit-batch-scoring" not in [e["name"] for e in server.endpoints.describe()]  # removed after
-        with pytest.raises(ConfigError, match="batch_via='transform' is not available with backend='local'"):
-            backends.batch_score(cfg, frame, model, str(path), via="transform", serving=server)
+        with pytest.raises(ConfigError, match="batch_via='transform' is not available on this backend; "
+                                              "use one of auto, in-process, endpoint"):
+            operations.batch_score(frame, model, str(path), via="transform", routes=kit.batch_routes,
+                                   serving=server)
     finally:
-        backends.shutdown(cfg, server, [])
+        operations.shutdown(server, [])
+    assert server.record is not None and not server.record.exists()
     np.testing.assert_allclose(local["churn_probability"], remote["churn_probability"])
     assert list(local["churn_label"]) == list((model.model.predict_proba(frame)[:, 1] >= 0.3).astype(int))

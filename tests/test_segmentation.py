@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rfmkit import backends
 from rfmkit.config import RunConfig
 from rfmkit.segmentation import load_customers, profiles, selection, train
 from rfmkit.segmentation import model as km
@@ -180,16 +181,16 @@ def test_train_locally_and_write_back(tmp_path):
     wh.con.register("data_frame", data)
     wh.execute_native("INSERT INTO rfm_scores SELECT customer_id, segment, recency_days, frequency, "
                       "monetary FROM data_frame")
-    cfg = RunConfig(run_dir=tmp_path / "run")
+    kit = backends.get(RunConfig(run_dir=tmp_path / "run"))
     customers = load_customers(wh, ["recency_days", "frequency", "monetary"])
     assert list(customers["customer_id"]) == sorted(data["customer_id"])
     features = FeatureTransform(["recency_days", "frequency", "monetary"])
     z = features.fit_transform(customers)
-    model, assignments = train(z, features, cfg, k=3, seed=5)
+    model, assignments = train(z, features, kit, k=3, seed=5)
     labels = profiles.cluster_labels(model.centroids_, features.columns)
     rows = customer_segments(customers["customer_id"], assignments, labels)
     for _ in range(2):
-        report, exported = write_customer_segments(wh, cfg, rows)
+        report, exported = write_customer_segments(wh, kit, rows)
         assert report.rows_loaded == len(data) and report.rows_rejected == 0
     assert wh.row_count("customer_segments") == len(data)
     table = wh.query("SELECT * FROM customer_segments ORDER BY customer_id")

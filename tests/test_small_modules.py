@@ -5,7 +5,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from rfmkit import environment
+from rfmkit import backends, environment
 from rfmkit.paths import PROJECT_ROOT
 from rfmkit.storage import LocalStorage, S3Storage
 
@@ -77,11 +77,11 @@ def test_out_of_memory_says_which_statement_and_how_to_raise_the_limit():
 
 def test_run_s3_locations_keep_the_prefix_tidy():
     from rfmkit.config import AwsSettings, RunConfig
-    from rfmkit.exports import s3_export_prefix
     from rfmkit.sagemaker_jobs import run_folder_uri
 
-    cfg = RunConfig(backend="aws", run_dir="/tmp/runs/20261123-101500", aws=AwsSettings(bucket="b", prefix="/p/"))
-    assert s3_export_prefix(cfg, "rfm_scores") == "s3://b/p/exports/rfm_scores_"
+    cfg = RunConfig(backend="aws", run_dir="/tmp/runs/20261123-101500",
+                    aws=AwsSettings(region="eu-west-1", bucket="b", prefix="/p/"))
+    assert backends.get(cfg).exporter().base_uri() == "s3://b/p/exports"
     assert run_folder_uri(cfg, "churn") == "s3://b/p/churn/20261123-101500"
     cfg.aws.prefix = ""
-    assert s3_export_prefix(cfg, "t") == "s3://b/exports/t_"
+    assert backends.get(cfg).exporter().base_uri() == "s3://b/exports"

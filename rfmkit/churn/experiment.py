@@ -26,7 +26,7 @@ from rfmkit.churn.evaluation import (
     importance,
     write_evaluation_json,
 )
-from rfmkit.churn.registry import MlflowRegistry, Registered
+from rfmkit.churn.registry import ModelRef, Registered
 from rfmkit.config import RunConfig
 
 EXPERIMENT = "rfmkit-churn"
@@ -122,28 +122,38 @@ def model_folder(cfg: RunConfig, data: ChurnData) -> Path:
     return cfg.run_dir / "models" / f"churn-{data.name}"
 
 
-def fit_and_evaluate(data: ChurnData, cfg: RunConfig, costs: Costs, *, budget: int = 6,
-                     folds: int = 5, seed: int = 42, progress=print, folder: Path | None = None
-                     ) -> Outcome:
-    """Train locally (backend local) or on SageMaker (backend aws); same Outcome either way.
-    Files go to `folder` (default: the run's models/churn-<data>)."""
-    if cfg.backend == "aws":
-        from rfmkit.churn.sagemaker_training import SageMakerChurnTrainer
+class LocalChurnTrainer:
+    """Trains in this process with scikit-learn (the local backend's churn trainer)."""
 
-        return SageMakerChurnTrainer(cfg).fit_and_evaluate(data, costs, budget=budget, folds=folds,
-                                                           seed=seed, progress=progress, folder=folder)
-    outcome = train_and_evaluate(data, costs, budget=budget, folds=folds, seed=seed,
-                                 progress=progress)
-    return save(outcome, folder or model_folder(cfg, data))
+    def fit_and_evaluate(self, data: ChurnData, costs: Costs, *, budget: int = 6, folds: int = 5,
+                         seed: int = 42, progress=print, folder: Path) -> Outcome:
+        outcome = train_and_evaluate(data, costs, budget=budget, folds=folds, seed=seed,
+                                     progress=progress)
+        return save(outcome, folder)
+
+    def model_ref(self, outcome: Outcome, tracked_uri: str) -> ModelRef:
+        """The MLflow registry registers the logged model itself."""
+        return ModelRef(tracked_uri=tracked_uri)
 
 
-def log_and_register(outcome: Outcome, cfg: RunConfig, *, min_auc: float, seed: int,
-                     costs: Costs, figures: list[Path] = (), tracking_uri: str = "") -> Outcome:
-    """An MLflow run with parameters, metrics and artefacts, and a new registry version."""
+def fit_and_evaluate(data: ChurnData, backend, costs: Costs, *, budget: int = 6, folds: int = 5,
+                     seed: int = 42, progress=print, folder: Path | None = None) -> Outcome:
+    """Train with the backend's churn trainer (scikit-learn here, or a SageMaker job); the same
+    Outcome either way. Files go to `folder` (default: the run's models/churn-<data>)."""
+    return backend.churn_trainer().fit_and_evaluate(
+        data, costs, budget=budget, folds=folds, seed=seed, progress=progress,
+        folder=folder or model_folder(backend.cfg, data))
+
+
+def log_and_register(outcome: Outcome, backend, *, min_auc: float, seed: int, costs: Costs,
+                     figures: list[Path] = (), tracking_uri: str = "") -> Outcome:
+    """An MLflow run with parameters, metrics and artefacts, and a new version in the backend's
+    registry."""
     import mlflow
 
     from rfmkit import tracking
 
+    cfg = backend.cfg
     tracking.use_experiment(cfg, EXPERIMENT, tracking_uri)
     result, best, data = outcome.evaluation, outcome.best, outcome.data
     with mlflow.start_run(run_name=f"{data.name}-{best.name}-{cfg.run_dir.name}") as run:
@@ -168,15 +178,32 @@ def log_and_register(outcome: Outcome, cfg: RunConfig, *, min_auc: float, seed: 
                                           pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
                                           skops_trusted_types=SKOPS_TRUSTED_TYPES)
     outcome.run_id = run.info.run_id
-    if cfg.backend == "aws":
-        outcome.registered = register_on_sagemaker(outcome, cfg, min_auc)
-    else:
-        outcome.registered = MlflowRegistry(model_name(data)).register(
-            logged.model_uri, result.roc_auc, min_auc)
+    reference = backend.churn_trainer().model_ref(outcome, logged.model_uri)
+    outcome.registered = registry_for(backend, data, tracking_uri).register(
+        reference, roc_auc=result.roc_auc, min_auc=min_auc)
     return outcome
 
 
-def transaction_churn(warehouse, cfg: RunConfig, costs: Costs, *, cutoff_date: str, horizon_days: int,
+def load_data(source: str, warehouse, *, cutoff_date: str = "", horizon_days: int = 180,
+              label_column: str = "Churn", positive_label: str = "", id_columns=(),
+              drop_columns=(), progress=print) -> ChurnData:
+    """Notebooks 04 and 05's `churn_data` parameter: "contact_center" (the shipped file),
+    "transactions" (labels from the warehouse: no purchase within `horizon_days` after the
+    cutoff), or the path of any labelled CSV."""
+    from rfmkit.churn.datasets import contact_center, read_labelled_csv
+    from rfmkit.churn.transactions import choose_window, transaction_dataset
+
+    if source == "contact_center":
+        return contact_center()
+    if source == "transactions":
+        window = choose_window(warehouse, cutoff_date, int(horizon_days))
+        progress(f"transaction labels: {window}")
+        return transaction_dataset(warehouse, window)
+    return read_labelled_csv(source, label_column, positive_label=positive_label or None,
+                             id_columns=list(id_columns), drop_columns=list(drop_columns))
+
+
+def transaction_churn(warehouse, backend, costs: Costs, *, cutoff_date: str, horizon_days: int,
                       drop_leaks: bool, min_auc: float, budget: int, folds: int, seed: int,
                       tracking_uri: str = "", progress=print) -> Outcome:
     """Notebook 04 section 6: churn labels from the warehouse's transactions, trained, evaluated,
@@ -189,42 +216,17 @@ def transaction_churn(warehouse, cfg: RunConfig, costs: Costs, *, cutoff_date: s
     progress(f"transaction labels: {window}")
     data = transaction_dataset(warehouse, window)
     guard(data, drop=drop_leaks)
-    outcome = fit_and_evaluate(data, cfg, costs, budget=budget, folds=folds, seed=seed,
+    outcome = fit_and_evaluate(data, backend, costs, budget=budget, folds=folds, seed=seed,
                                progress=progress)
     figure = plots.save_figure(plots.churn_evaluation(outcome.evaluation, outcome.importance),
-                               cfg.run_dir / "figures", "04_evaluation_transactions")
-    log_and_register(outcome, cfg, min_auc=min_auc, seed=seed, costs=costs, figures=[figure],
+                               backend.cfg.run_dir / "figures", "04_evaluation_transactions")
+    log_and_register(outcome, backend, min_auc=min_auc, seed=seed, costs=costs, figures=[figure],
                      tracking_uri=tracking_uri)
     progress(str(outcome.registered))
     return outcome
 
 
-def registry_for(cfg: RunConfig, data: ChurnData | str, boto_session=None, tracking_uri: str = ""):
-    """The backend's registry for a data set (or its name): the workspace's MLflow registry, or a
-    SageMaker package group."""
-    name = model_name(data) if isinstance(data, ChurnData) else f"rfmkit-churn-{data}"
-    if cfg.backend == "local":
-        from rfmkit import tracking
-
-        tracking.use_store(cfg, tracking_uri)
-        return MlflowRegistry(name)
-    from rfmkit.churn.registry import SageMakerRegistry
-    from rfmkit.sagemaker_jobs import boto_session_for
-
-    boto_session = boto_session_for(cfg, boto_session)
-    return SageMakerRegistry(name, boto_session.client("sagemaker"))
-
-
-def register_on_sagemaker(outcome: Outcome, cfg: RunConfig, min_auc: float, boto_session=None
-                          ) -> Registered:
-    """A model package (PendingManualApproval) with evaluation.json as its quality metrics."""
-    from rfmkit.churn.sagemaker_training import SageMakerChurnTrainer
-
-    trainer = SageMakerChurnTrainer(cfg, boto_session=boto_session)
-    evaluation_uri = f"{trainer.base_uri}/{outcome.data.name}/evaluation.json"
-    bucket, key = evaluation_uri[5:].split("/", 1)
-    trainer.s3.upload_file(str(outcome.evaluation_path), bucket, key)
-    group = registry_for(cfg, outcome.data, trainer.session)
-    return group.register(image=trainer.image(), model_data_url=outcome.model_uri,
-                          evaluation_uri=evaluation_uri, roc_auc=outcome.evaluation.roc_auc,
-                          min_auc=min_auc)
+def registry_for(backend, data: ChurnData | str, tracking_uri: str = ""):
+    """The backend's registry for a data set (or its name)."""
+    return backend.registry(model_name(data) if isinstance(data, ChurnData)
+                            else f"rfmkit-churn-{data}", tracking_uri)

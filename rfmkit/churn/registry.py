@@ -12,7 +12,9 @@ approved package, so rollback rejects the current one.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -36,6 +38,16 @@ class Registered:
 
 
 ALIASES = (CANDIDATE, PRODUCTION, PREVIOUS)
+ARTIFACT = "sagemaker/model.tar.gz"  # where a logged run keeps the served model.tar.gz
+
+
+@dataclass
+class ModelRef:
+    """What a registry needs to register a trained model; each registry reads its own fields."""
+
+    tracked_uri: str | None = None     # MLflow: the logged model (runs:/… or models:/…)
+    artifact_uri: str | None = None    # SageMaker: the model.tar.gz on S3
+    evaluation_uri: str | None = None  # SageMaker: evaluation.json on S3 (model-quality metrics)
 
 
 class MlflowRegistry:
@@ -77,12 +89,14 @@ class MlflowRegistry:
                 elif self.alias(alias) != version:
                     self.client.set_registered_model_alias(self.name, alias, version)
 
-    def register(self, model_uri: str, roc_auc: float, min_auc: float) -> Registered:
+    def register(self, model: ModelRef, *, roc_auc: float, min_auc: float) -> Registered:
         """A new version from a logged model's URI; gate it; tag it with its metric and gate."""
         import mlflow
 
+        if not model.tracked_uri:
+            raise ValueError("MLflow registers a logged model: ModelRef.tracked_uri is empty")
         with self.lock():
-            version = mlflow.register_model(model_uri, self.name).version
+            version = mlflow.register_model(model.tracked_uri, self.name).version
             passed = roc_auc >= min_auc
             for key, value in (("roc_auc", f"{roc_auc:.6f}"), ("min_auc", str(min_auc)),
                                ("quality_gate", "passed" if passed else "failed")):
@@ -127,6 +141,28 @@ class MlflowRegistry:
                 self.client.set_model_version_tag(self.name, current, "rolled_back", "true")
         return previous
 
+    def download(self, version: str, folder: Path | None = None) -> Path:
+        """The model.tar.gz logged with a version (from the tracking store; `folder` default: a
+        temporary one)."""
+        import mlflow
+
+        from rfmkit.storage import HANDLERS, scheme_of, storage_for
+
+        run_id = self.client.get_model_version(self.name, str(version)).run_id
+        source = f"{self.client.get_run(run_id).info.artifact_uri.rstrip('/')}/{ARTIFACT}"
+        if scheme_of(source) not in HANDLERS:  # an MLflow server's own scheme: MLflow fetches it
+            return Path(mlflow.artifacts.download_artifacts(
+                artifact_uri=source, dst_path=str(folder) if folder else None))
+        storage = storage_for(source)
+        if folder is None and scheme_of(source) == "file":
+            return storage.local_path(source)  # the workspace's own store: read in place
+        folder = Path(folder or tempfile.mkdtemp(prefix="rfmkit-registry-"))
+        return storage.download(source, folder / "model.tar.gz")
+
+    def model_location(self, version: str) -> str:
+        """Where the served file of a version is: a local path here."""
+        return str(self.download(version))
+
     def versions(self) -> pd.DataFrame:
         """Every version with its metric, gate and aliases, newest first."""
         rows = []
@@ -143,31 +179,38 @@ class SageMakerRegistry:
     """A SageMaker model package group; boto3 calls (sagemaker-core's ModelPackage.create is
     broken in 3.27)."""
 
-    def __init__(self, group: str, client):
+    def __init__(self, name: str, client, *, storage=None, image=None):
+        """storage: the run's S3Storage (to download a package's model); image: a callable that
+        returns the serving container image (looked up only when registering)."""
         from rfmkit.sagemaker_jobs import safe_name
 
         # group names allow letters, digits and hyphens only (rfmkit-churn-contact_center is not one)
-        self.group, self.client = safe_name(group), client
+        self.name, self.client = safe_name(name), client
+        self.storage, self.image = storage, image
 
     def ensure_group(self) -> None:
         from botocore.exceptions import ClientError
 
         try:
-            self.client.describe_model_package_group(ModelPackageGroupName=self.group)
+            self.client.describe_model_package_group(ModelPackageGroupName=self.name)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ValidationException":
                 raise
             self.client.create_model_package_group(
-                ModelPackageGroupName=self.group,
+                ModelPackageGroupName=self.name,
                 ModelPackageGroupDescription="rfmkit churn models (notebook 04)")
 
-    def register(self, *, image: str, model_data_url: str, evaluation_uri: str, roc_auc: float,
-                 min_auc: float) -> Registered:
+    def register(self, model: ModelRef, *, roc_auc: float, min_auc: float) -> Registered:
         """A new package, PendingManualApproval, with its evaluation as model-quality metrics."""
+        if not (model.artifact_uri and model.evaluation_uri):
+            raise ValueError("a SageMaker package needs ModelRef.artifact_uri and evaluation_uri")
+        if self.image is None:
+            raise ValueError("SageMakerRegistry(image=...) is needed to register a package")
+        image, model_data_url, evaluation_uri = self.image(), model.artifact_uri, model.evaluation_uri
         self.ensure_group()
         passed = roc_auc >= min_auc
         arn = self.client.create_model_package(
-            ModelPackageGroupName=self.group,
+            ModelPackageGroupName=self.name,
             ModelPackageDescription=f"ROC-AUC {roc_auc:.4f}; quality gate "
                                     f"{'passed' if passed else 'failed'} (min {min_auc})",
             InferenceSpecification={
@@ -182,7 +225,18 @@ class SageMakerRegistry:
             CustomerMetadataProperties={"roc_auc": f"{roc_auc:.6f}", "min_auc": str(min_auc),
                                         "quality_gate": "passed" if passed else "failed"},
         )["ModelPackageArn"]
-        return Registered(self.group, arn, roc_auc, passed)
+        return Registered(self.name, arn, roc_auc, passed)
+
+    def download(self, version: str, folder: Path | None = None) -> Path:
+        """A package's model.tar.gz, downloaded through the run's S3 storage."""
+        if self.storage is None:
+            raise ValueError("SageMakerRegistry(storage=...) is needed to download a model")
+        folder = Path(folder or tempfile.mkdtemp(prefix="rfmkit-registry-"))
+        return self.storage.download(self.model_data_url(version), folder / "model.tar.gz")
+
+    def model_location(self, version: str) -> str:
+        """Where the served file of a version is: its S3 URI."""
+        return self.model_data_url(version)
 
     def approve(self, package_arn: str) -> str:
         described = self.client.describe_model_package(ModelPackageName=package_arn)
@@ -197,7 +251,7 @@ class SageMakerRegistry:
     def approved(self, limit: int = 2) -> list[str]:
         """The newest approved packages, newest first; the first is what the endpoint serves."""
         packages = self.client.list_model_packages(
-            ModelPackageGroupName=self.group, ModelApprovalStatus="Approved",
+            ModelPackageGroupName=self.name, ModelApprovalStatus="Approved",
             SortBy="CreationTime", SortOrder="Descending", MaxResults=limit)["ModelPackageSummaryList"]
         return [p["ModelPackageArn"] for p in packages]
 
@@ -208,7 +262,7 @@ class SageMakerRegistry:
     def candidate(self, scan: int = 10) -> str | None:
         """The newest package awaiting approval that passed the quality gate."""
         pending = self.client.list_model_packages(
-            ModelPackageGroupName=self.group, ModelApprovalStatus="PendingManualApproval",
+            ModelPackageGroupName=self.name, ModelApprovalStatus="PendingManualApproval",
             SortBy="CreationTime", SortOrder="Descending", MaxResults=scan)["ModelPackageSummaryList"]
         for package in pending:
             described = self.client.describe_model_package(ModelPackageName=package["ModelPackageArn"])
@@ -252,7 +306,7 @@ class SageMakerRegistry:
         """Every package of the group with its approval status, newest first."""
         rows = []
         for page in self.client.get_paginator("list_model_packages").paginate(
-                ModelPackageGroupName=self.group, SortBy="CreationTime", SortOrder="Descending"):
+                ModelPackageGroupName=self.name, SortBy="CreationTime", SortOrder="Descending"):
             rows += [{"version": p.get("ModelPackageVersion"), "status": p.get("ModelApprovalStatus"),
                       "arn": p["ModelPackageArn"], "created": p["CreationTime"]}
                      for p in page["ModelPackageSummaryList"]]
@@ -262,7 +316,7 @@ class SageMakerRegistry:
         """Reject the current production package; the previous approved one takes over."""
         approved = self.approved(2)
         if len(approved) < 2:
-            raise RegistryError(f"{self.group}: no previous approved package to roll back to")
+            raise RegistryError(f"{self.name}: no previous approved package to roll back to")
         self.client.update_model_package(ModelPackageArn=approved[0], ModelApprovalStatus="Rejected",
                                          ApprovalDescription="rolled back in notebook 04")
         return approved[1]

@@ -27,10 +27,18 @@ from rfmkit.sagemaker_jobs import (
     run_folder_uri,
     trainer_session,
 )
+from rfmkit.storage import S3Storage
 
 SKLEARN_VERSION = "1.9-0"  # SageMaker scikit-learn container: the same major version as the kit, so
 # the job's pickled pipeline loads here (and the kit's code runs there) unchanged
 SHIM = "from rfmkit.churn.sagemaker_entry import main\n\nmain()\n"
+
+
+def serving_image(region: str) -> str:
+    """The scikit-learn container that trains and serves the churn models."""
+    from sagemaker.core import image_uris
+
+    return image_uris.retrieve("sklearn", region=region, version=SKLEARN_VERSION)
 
 
 class SageMakerChurnTrainer:
@@ -40,21 +48,19 @@ class SageMakerChurnTrainer:
         boto_session = boto_session_for(cfg, boto_session)
         self.cfg, self.session, self.instance_type = cfg, boto_session, instance_type
         self.max_runtime_seconds = max_runtime_seconds
-        self.sagemaker, self.s3 = boto_session.client("sagemaker"), boto_session.client("s3")
+        self.sagemaker = boto_session.client("sagemaker")
+        self.storage = S3Storage.from_session(boto_session, cfg.aws.bucket)
         self.base_uri = run_folder_uri(cfg, "churn")
 
     def image(self) -> str:
-        from sagemaker.core import image_uris
-
-        return image_uris.retrieve("sklearn", region=self.cfg.aws.region, version=SKLEARN_VERSION)
+        return serving_image(self.cfg.aws.region)
 
     def upload(self, data: ChurnData) -> str:
         """All rows, as CSV with a `churned` column; the container makes the same seeded split."""
         frame = data.features.copy()
         frame[LABEL] = data.label.to_numpy()
         uri = f"{self.base_uri}/{data.name}/train/{DATA_FILE}"
-        bucket, key = uri[5:].split("/", 1)
-        self.s3.put_object(Bucket=bucket, Key=key, Body=frame.to_csv(index=False).encode())
+        self.storage.write_bytes(uri, frame.to_csv(index=False).encode())
         return uri.rsplit("/", 1)[0]
 
     def source_dir(self) -> Path:
@@ -112,8 +118,7 @@ class SageMakerChurnTrainer:
         folder = folder or model_folder(self.cfg, data)
         folder.mkdir(parents=True, exist_ok=True)
         local = folder / artifact.ARTIFACT_NAME
-        bucket, key = model_uri[5:].split("/", 1)
-        self.s3.download_file(bucket, key, str(local))
+        self.storage.download(model_uri, local)
         pipeline, metadata = artifact.load(local)
         candidates = [training.Candidate(c["model"], pipeline if c["model"] == metadata["model"] else None,
                                          c["cv_auc_mean"], c["cv_auc_std"], c["best_params"], None)
@@ -131,3 +136,13 @@ class SageMakerChurnTrainer:
                           model_uri=model_uri)
         outcome.evaluation_path = write_evaluation_json(result, folder / "evaluation.json")
         return outcome
+
+    def model_ref(self, outcome, tracked_uri: str):
+        """The package's parts on S3: the job's model.tar.gz and evaluation.json (uploaded here),
+        which the registry shows as the package's model-quality metrics."""
+        from rfmkit.churn.registry import ModelRef
+
+        evaluation_uri = self.storage.upload(outcome.evaluation_path,
+                                             f"{self.base_uri}/{outcome.data.name}/evaluation.json")
+        return ModelRef(tracked_uri=tracked_uri, artifact_uri=outcome.model_uri,
+                        evaluation_uri=evaluation_uri)

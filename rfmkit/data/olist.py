@@ -117,9 +117,9 @@ def extract_zip(zip_path: str | Path, dest: str | Path) -> dict[str, Path]:
 
 def download_s3(prefix: str, dest: str | Path) -> dict[str, Path]:
     """Download the three files from an S3 prefix (e.g. s3://bucket/olist/)."""
-    from rfmkit.storage import S3Storage
+    from rfmkit.storage import storage_for
 
-    storage = S3Storage.from_uri(prefix)
+    storage = storage_for(prefix)
     dest = Path(dest)
     out = {}
     keys = {Path(k).name: k for k in storage.list_keys(prefix)}

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from rfmkit.config import RunConfig
 from rfmkit.segmentation.features import FeatureTransform, check_columns
 from rfmkit.segmentation.model import KMeansSegmenter, check_k
 
@@ -37,24 +36,30 @@ def load_customers(warehouse: Warehouse, feature_columns: list[str]) -> pd.DataF
     return frame
 
 
-def train(standardised: np.ndarray, features: FeatureTransform, cfg: RunConfig, *, k: int,
-          seed: int, n_init: int = 4, instance_type: str = "ml.m5.large", progress=print,
-          boto_session=None) -> tuple[KMeansSegmenter, pd.DataFrame]:
-    """Train on the chosen backend; returns the model and every customer's assignment."""
+def train(standardised: np.ndarray, features: FeatureTransform, backend, *, k: int, seed: int,
+          n_init: int = 4, instance_type: str = "ml.m5.large", progress=print
+          ) -> tuple[KMeansSegmenter, pd.DataFrame]:
+    """Train with the backend's k-means trainer; returns the model and every customer's
+    assignment."""
     check_k(k, len(standardised))
     model = KMeansSegmenter(k=k, seed=seed, n_init=n_init, features=features)
-    if cfg.backend == "local":
+    return backend.segment_trainer(instance_type=instance_type).fit_predict(
+        model, standardised, progress=progress)
+
+
+class LocalKMeansTrainer:
+    """scikit-learn in this process (the local backend's segment trainer)."""
+
+    def fit_predict(self, model: KMeansSegmenter, standardised: np.ndarray, progress=print
+                    ) -> tuple[KMeansSegmenter, pd.DataFrame]:
         model.fit(standardised)
         return model, model.predict(standardised)
-    from rfmkit.segmentation.sagemaker_kmeans import SageMakerKMeans, renumber_by_size
 
-    runner = SageMakerKMeans(cfg, k=k, instance_type=instance_type, boto_session=boto_session)
-    predictions, jobs = runner.fit_predict(standardised, progress=progress)
-    assignments, means = renumber_by_size(predictions, standardised)
-    model.centroids_ = means
-    model.k = len(means)
-    model.inertia_ = float((assignments["distance_to_cluster"] ** 2).sum())
-    model.trained_with_ = "sagemaker"
-    model.info_ = {"training_job": jobs.training_job, "model_artifact": jobs.model_artifact,
-                   "transform_job": jobs.transform_job, "centroids": "means of assigned customers"}
-    return model, assignments
+    def reproduce(self, model: KMeansSegmenter, standardised: np.ndarray,
+                  assignments: pd.DataFrame) -> str:
+        """Refit with the same seed: the assignments must be identical (raises if not)."""
+        again = KMeansSegmenter(k=model.k, seed=model.seed, n_init=model.n_init,
+                                features=model.features).fit(standardised)
+        if not again.predict(standardised).equals(assignments):
+            raise AssertionError("same seed, different clusters: k-means is not reproducible here")
+        return "refit with the same seed: identical assignments"

@@ -115,6 +115,11 @@ class KMeansSegmenter:
         return path
 
 
+def run_artifact(run_dir: str | Path) -> Path:
+    """Where a run keeps its k-means model (notebook 03 saves it; 05 and 06 serve and describe it)."""
+    return Path(run_dir) / "models" / "kmeans" / ARTIFACT_NAME
+
+
 def load(path: str | Path) -> KMeansSegmenter:
     """Load from model.tar.gz, or from the folder SageMaker extracted it into (model_fn's view)."""
     path = Path(path)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from rfmkit.config import RunConfig
 from rfmkit.marts import write_mart
 from rfmkit.warehouse.base import Warehouse
 from rfmkit.warehouse.loading import LoadReport
@@ -28,7 +27,7 @@ def customer_segments(customer_ids: pd.Series, assignments: pd.DataFrame, labels
     })
 
 
-def write_customer_segments(warehouse: Warehouse, cfg: RunConfig, rows: pd.DataFrame
+def write_customer_segments(warehouse: Warehouse, backend, rows: pd.DataFrame
                             ) -> tuple[LoadReport, list[Path]]:
     """(Re)create the table, COPY the rows in, check nothing was lost, export to CSV."""
-    return write_mart(warehouse, cfg, TABLE, DDL, rows, area="segmentation")
+    return write_mart(warehouse, backend, TABLE, DDL, rows, area="segmentation")

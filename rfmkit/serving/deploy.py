@@ -15,14 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from rfmkit.churn.registry import CANDIDATE, PRODUCTION, MlflowRegistry
 from rfmkit.sagemaker_jobs import safe_name
 from rfmkit.serving.inference import model_fn
 from rfmkit.serving.server import LocalEndpointServer
 
-ARTIFACT = "sagemaker/model.tar.gz"
 STAGES = {PRODUCTION: "production", CANDIDATE: "staging"}
 
 
@@ -32,14 +30,6 @@ def stage_endpoints(model_name: str | None = None) -> dict[str, str]:
     if model_name is None:
         return dict(STAGES)
     return {alias: safe_name(f"{model_name}-{stage}") for alias, stage in STAGES.items()}
-
-
-def registered_artifact(registry: MlflowRegistry, version: str) -> Path:
-    """The model.tar.gz logged with a registered version (downloaded from the tracking store)."""
-    import mlflow
-
-    run_id = registry.client.get_model_version(registry.name, version).run_id
-    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=ARTIFACT))
 
 
 class _RegistryDeployer:
@@ -115,7 +105,7 @@ class LocalDeployer(_RegistryDeployer):
             return False
 
     def _serve(self, endpoint: str, version: str) -> None:
-        model = model_fn(registered_artifact(self.registry, version))
+        model = model_fn(self.registry.download(version))
         model.metadata = {**model.metadata, "registry_version": version,
                           "registered_model": self.registry.name}
         self.server.deploy(endpoint, model)
@@ -129,7 +119,7 @@ class SageMakerDeployer(_RegistryDeployer):
 
     def __init__(self, serving, registry, endpoints: dict[str, str] | None = None):
         self.serving, self.registry = serving, registry  # SageMakerServing, SageMakerRegistry
-        self.endpoints = endpoints or stage_endpoints(registry.group)
+        self.endpoints = endpoints or stage_endpoints(registry.name)
 
     def _serves(self, endpoint: str, version: str) -> bool:
         found = self.serving.find(endpoint)
@@ -139,10 +129,10 @@ class SageMakerDeployer(_RegistryDeployer):
             EndpointConfigName=found.endpoint_config_name)
         model = self.serving.sagemaker.describe_model(
             ModelName=config["ProductionVariants"][0]["ModelName"])
-        return model["PrimaryContainer"].get("ModelDataUrl") == self.registry.model_data_url(version)
+        return model["PrimaryContainer"].get("ModelDataUrl") == self.registry.model_location(version)
 
     def _serve(self, endpoint: str, version: str) -> None:
-        self.serving.deploy(endpoint, self.registry.model_data_url(version))
+        self.serving.deploy(endpoint, self.registry.model_location(version))
 
     def _remove(self, endpoint: str) -> None:
         self.serving.delete(endpoint)

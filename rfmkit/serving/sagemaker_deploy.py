@@ -33,6 +33,7 @@ from rfmkit.sagemaker_jobs import (
     run_transform,
     safe_name,
 )
+from rfmkit.storage import S3Storage
 
 SERVE_SCRIPT = "serve_rfmkit.py"
 SERVE_SHIM = ("# SageMaker's scikit-learn container imports this module and calls these four.\n"
@@ -75,10 +76,33 @@ class SageMakerServing:
         check_settings(cfg, "deployment")
         self.cfg, self.instance_type = cfg, instance_type
         self.session = boto_session_for(cfg, boto_session)
-        self.sagemaker, self.s3 = self.session.client("sagemaker"), self.session.client("s3")
+        self.sagemaker = self.session.client("sagemaker")
+        self.storage = S3Storage.from_session(self.session, cfg.aws.bucket)
         self.poll_seconds, self.timeout_seconds = poll_seconds, timeout_seconds
         self.base_uri = run_folder_uri(cfg, "serving")
         self._code_uri: str | None = None
+
+    @property
+    def description(self) -> str:
+        return f"SageMaker ({self.cfg.aws.region})"
+
+    # -- the Serving protocol shared with the local server -----------------------------------
+    def serve(self, endpoint: str, model, location: str) -> None:
+        """Serve the model.tar.gz at `location` (S3) on `endpoint`."""
+        self.deploy(endpoint, location)
+
+    def serve_file(self, endpoint: str, model_tar: Path):
+        """Upload a model.tar.gz from the run folder and serve it; returns it loaded here."""
+        from rfmkit.serving.inference import model_fn
+
+        self.deploy(endpoint, self.upload(model_tar, f"models/{endpoint}/model.tar.gz"))
+        return model_fn(model_tar)
+
+    def remove(self, endpoint: str) -> None:
+        self.delete(endpoint)
+
+    def close(self) -> None:
+        """Nothing runs here: endpoints are removed one by one (`remove`)."""
 
     # -- artifacts ---------------------------------------------------------------------------
     def image(self) -> str:
@@ -87,18 +111,13 @@ class SageMakerServing:
         return image_uris.retrieve("sklearn", region=self.cfg.aws.region, version=SKLEARN_VERSION)
 
     def upload(self, local: Path, key_name: str) -> str:
-        uri = f"{self.base_uri}/{key_name}"
-        bucket, key = uri[5:].split("/", 1)
-        self.s3.upload_file(str(local), bucket, key)
-        return uri
+        return self.storage.upload(local, f"{self.base_uri}/{key_name}")
 
     def code_uri(self) -> str:
         """The inference code in S3 (uploaded once per run)."""
         if self._code_uri is None:
-            uri = f"{self.base_uri}/code/sourcedir.tar.gz"
-            bucket, key = uri[5:].split("/", 1)
-            self.s3.put_object(Bucket=bucket, Key=key, Body=source_archive())
-            self._code_uri = uri
+            self._code_uri = self.storage.write_bytes(f"{self.base_uri}/code/sourcedir.tar.gz",
+                                                      source_archive())
         return self._code_uri
 
     def environment(self) -> dict[str, str]:
@@ -192,11 +211,9 @@ class SageMakerServing:
         from rfmkit.serving.batch import csv_body
 
         input_uri = f"{self.base_uri}/batch/{label}/{BATCH_INPUT}"
-        bucket, key = input_uri[5:].split("/", 1)
-        self.s3.put_object(Bucket=bucket, Key=key, Body=csv_body(frame[columns]))
+        self.storage.write_bytes(input_uri, csv_body(frame[columns]))
         output_uri = self.transform(model_data_url, input_uri.rsplit("/", 1)[0], label=label)
-        bucket, key = f"{output_uri}/{BATCH_INPUT}.out"[5:].split("/", 1)
-        lines = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
+        lines = self.storage.read_bytes(f"{output_uri}/{BATCH_INPUT}.out").decode().splitlines()
         predictions = pd.DataFrame([json.loads(line) for line in lines if line.strip()])
         if len(predictions) != len(frame):
             raise RuntimeError(f"transform {label}: sent {len(frame):,} rows, got "

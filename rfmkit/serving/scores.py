@@ -14,7 +14,6 @@ from datetime import date
 import pandas as pd
 
 from rfmkit.churn.registry import PRODUCTION
-from rfmkit.config import RunConfig
 from rfmkit.marts import write_mart
 from rfmkit.warehouse.base import Warehouse
 
@@ -82,9 +81,9 @@ def customer_scores(warehouse: Warehouse, churn: pd.DataFrame, chosen: ScoringVe
     return rows
 
 
-def write_customer_scores(warehouse: Warehouse, cfg: RunConfig, rows: pd.DataFrame):
+def write_customer_scores(warehouse: Warehouse, backend, rows: pd.DataFrame):
     """The mart in the warehouse (audited COPY, count checked) and its CSV export."""
-    return write_mart(warehouse, cfg, TABLE, DDL, rows, area="scoring")
+    return write_mart(warehouse, backend, TABLE, DDL, rows, area="scoring")
 
 
 def distribution_by_segment(rows: pd.DataFrame) -> pd.DataFrame:

@@ -173,6 +173,7 @@ class LocalEndpointServer:
     def __init__(self, host: str = DEFAULT_HOST, port: int = 0, admin_token: str | None = None):
         self.host, self.port, self.admin_token = host, port, admin_token
         self.endpoints = Endpoints()
+        self.record: Path | None = None  # the run folder's note of this server (notebook 99 reads it)
         self._server = None
         self._thread: threading.Thread | None = None
 
@@ -180,8 +181,30 @@ class LocalEndpointServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def description(self) -> str:
+        return self.url
+
     def deploy(self, name: str, model_dir: str | Path | ServedModel) -> ServedModel:
         return self.endpoints.deploy(name, model_dir)
+
+    # -- the Serving protocol shared with SageMakerServing -----------------------------------
+    def serve(self, endpoint: str, model: ServedModel, location: str) -> None:
+        """Serve a loaded model (the local server swaps it in without a restart)."""
+        self.endpoints.deploy(endpoint, model)
+
+    def serve_file(self, endpoint: str, model_tar: Path) -> ServedModel:
+        """Serve a model.tar.gz from the run folder (e.g. notebook 03's k-means model)."""
+        return self.endpoints.deploy(endpoint, model_tar)
+
+    def remove(self, endpoint: str) -> None:
+        self.endpoints.remove(endpoint)
+
+    def close(self) -> None:
+        """Stop serving and remove the run folder's note of this server."""
+        self.stop()
+        if self.record is not None:
+            self.record.unlink(missing_ok=True)
 
     def start(self, timeout: float = 15.0) -> LocalEndpointServer:
         import socket

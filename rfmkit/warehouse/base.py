@@ -69,6 +69,10 @@ class Warehouse(ABC):
             raise FileNotFoundError(f"SQL file {name} not found; sql/ has: {available}")
         return self.run_script(path.read_text(encoding="utf-8"), params)
 
+    def native_sql(self, sql: str) -> str:
+        """The SQL this warehouse actually runs for a Redshift-dialect statement."""
+        return sql
+
     # -- loading and unloading -----------------------------------------------------------------
     _audit_ready = False
 

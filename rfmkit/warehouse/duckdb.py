@@ -113,6 +113,10 @@ class DuckDBWarehouse(Warehouse):
                 f"{memory_gb():.0f} GB of RAM; about half of it is a safe limit). "
                 f"DuckDB said: {str(error).splitlines()[0]}") from None
 
+    def native_sql(self, sql: str) -> str:
+        """The DuckDB statement(s) a Redshift-dialect statement is transpiled to."""
+        return ";\n".join(_translate(sql)[0])
+
     def execute(self, sql: str, params: Params = None) -> None:
         self._run(sql, params)
 
@@ -243,10 +247,10 @@ class DuckDBWarehouse(Warehouse):
         return columns, types, required, parquet, files
 
     def _source_files(self, source: str, pattern: str) -> list[Path]:
-        if source.startswith("s3://"):
-            from rfmkit.storage import S3Storage
+        from rfmkit.storage import scheme_of, storage_for
 
-            return S3Storage.from_uri(source).download_prefix(source)
+        if scheme_of(source) != "file":  # a remote prefix, read the way Redshift COPY reads it
+            return storage_for(source).download_prefix(source)
         return local_files(source, pattern)
 
     @staticmethod

@@ -424,3 +424,25 @@ class RedshiftWarehouse(Warehouse):
         return [f"s3://{k}" if k.startswith(self.storage.bucket) else
                 f"s3://{self.storage.bucket}/{k}"
                 for k in self.storage.list_keys(command.destination)]
+
+
+def connect_redshift(config, client=None, storage=None) -> RedshiftWarehouse:
+    """Redshift for a run: the Data API (Serverless workgroup or provisioned cluster) or a direct
+    redshift_connector connection; `storage` is the run's S3 storage (staging local files)."""
+    from rfmkit.config import ConfigError
+
+    aws = config.aws
+    if aws.host:
+        if not aws.user:
+            raise ConfigError("AWS setting user is required with host (redshift_connector)")
+        transport = ConnectorTransport.connect(host=aws.host, port=aws.port, user=aws.user,
+                                               database=aws.database)
+    elif aws.workgroup or aws.cluster_id:
+        transport = DataApiTransport(database=aws.database, workgroup=aws.workgroup,
+                                     cluster_id=aws.cluster_id, secret_arn=aws.secret_arn,
+                                     db_user=aws.db_user, region=aws.region, client=client)
+    else:
+        raise ConfigError("backend='aws' needs a Redshift target: set workgroup (Serverless), "
+                          "cluster_id, or host (see notebook 00 and docs/AWS.md)")
+    return RedshiftWarehouse(transport, storage=storage, copy_role_arn=aws.copy_role_arn,
+                             region=aws.region)
