@@ -25,6 +25,7 @@ class Storage(Protocol):
     def read_bytes(self, where: str) -> bytes: ...
     def list_keys(self, prefix: str = "") -> list[str]: ...
     def download_prefix(self, prefix: str, dest: str | Path | None = None) -> list[Path]: ...
+    def fetch_prefix(self, prefix: str, dest: str | Path | None = None) -> dict[str, Path]: ...
     def fingerprint(self, where: str) -> str: ...
 
 
@@ -112,6 +113,10 @@ class LocalStorage:
             raise FileNotFoundError(f"{prefix}: no files under this prefix")
         return found
 
+    def fetch_prefix(self, prefix: str, dest: str | Path | None = None) -> dict[str, Path]:
+        """name → local file for everything under a prefix (local files stay where they are)."""
+        return {str(p): p for p in self.download_prefix(prefix, dest)}
+
     def fingerprint(self, where: str) -> str:
         """The content's SHA-256: the same bytes give the same fingerprint wherever they are."""
         return file_sha256(self._path(where))
@@ -191,6 +196,12 @@ class S3Storage:
             raise FileNotFoundError(f"{self.uri(prefix) if '://' not in prefix else prefix}: "
                                     "no objects under this prefix")
         return [self.download(f"s3://{bucket}/{k}", dest / Path(k).name) for k in keys]
+
+    def fetch_prefix(self, prefix: str, dest: str | Path | None = None) -> dict[str, Path]:
+        """URI → downloaded copy for every object under a prefix (what COPY would read)."""
+        bucket, _ = self._locate(prefix)
+        uris = [f"s3://{bucket}/{k}" for k in self.list_keys(prefix)]
+        return dict(zip(uris, self.download_prefix(prefix, dest), strict=True))
 
     def fingerprint(self, where: str) -> str:
         """The object's ETag: S3 changes it whenever the content changes (for a multipart upload

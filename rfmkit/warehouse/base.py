@@ -6,8 +6,11 @@ placeholders; each backend runs it its own way (DuckDB transpiles, Redshift runs
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +25,49 @@ from rfmkit.warehouse.dialect import (
     split_statements,
     statement_kind,
 )
-from rfmkit.warehouse.loading import LoadReport
+from rfmkit.warehouse.loading import (
+    LoadError,
+    LoadReport,
+    MaxErrorsExceeded,
+    account,
+    check_header,
+    check_mode,
+    check_parquet_columns,
+    failed_attempt,
+    file_sha256,
+    is_parquet,
+    local_files,
+    max_errors_message,
+    new_load_id,
+    prefix_note,
+    refuse_empty_replace,
+)
 
 Params = Mapping[str, Any] | None
+
+
+@dataclass
+class LoadPlan:
+    """What a checked COPY will read: the target's columns and every source file, as a local copy
+    (a remote prefix is downloaded once, so counting, rejects' raw text and fingerprints come from
+    the same bytes the warehouse loads) with the name it is reported under (the S3 URI for a
+    remote object, the path for a local file)."""
+
+    command: CopyCommand
+    columns: list[str]
+    types: dict[str, str]
+    required: list[str]
+    parquet: bool
+    files: list[Path]
+    names: list[str]
+    remote: bool = False
+    digests: dict[str, str] = field(default_factory=dict)  # name -> SHA-256 of the content
+    sizes: dict[str, int] = field(default_factory=dict)    # name -> bytes
+
+    def keep(self, names: set[str]) -> None:
+        """Load only these files (append mode drops the ones already loaded)."""
+        pairs = [(p, n) for p, n in zip(self.files, self.names, strict=True) if n in names]
+        self.files, self.names = [p for p, _ in pairs], [n for _, n in pairs]
 
 
 class Warehouse(ABC):
@@ -82,13 +125,187 @@ class Warehouse(ABC):
             self.run_file(SQL_DIR / "000_load_audit.sql")
             self._audit_ready = True
 
-    @abstractmethod
+    # A COPY runs the same steps on every backend: check → stage → count → verify → apply →
+    # record. The backend hooks below do what differs (how rows are staged, moved and written).
+    parquet_max_errors = True  # may a Parquet load tolerate bad rows (Redshift: no)?
+
     def copy(self, command: CopyCommand, *, mode: str = "replace", key: Iterable[str] = (),
              allow_empty: bool = False) -> LoadReport:
         """Load files into a table with Redshift COPY semantics (see loading.py).
 
-        allow_empty: let a 'replace' with no rows to load empty a table that has rows (refused by
-        default: that is almost always a wrong or truncated file)."""
+        mode: 'replace', 'merge' (upsert on `key`) or 'append' (files whose content was already
+        loaded into the table are skipped). allow_empty: let a 'replace' with no rows to load empty
+        a table that has rows (refused by default: that is almost always a wrong or truncated
+        file). Every attempt is recorded in load_audit, failed ones included."""
+        key = tuple(key)
+        check_mode(mode, key)
+        started, t0 = datetime.now(UTC).replace(tzinfo=None), time.perf_counter()
+        self._ensure_audit_tables()
+        try:  # check: failures before any row is read are load attempts too
+            plan = self._plan(command)
+        except LoadError as exc:
+            exc.report = failed_attempt(command, mode, exc, time.perf_counter() - t0)
+            self._record(exc.report, started, None)
+            raise
+        report = LoadReport(load_id=new_load_id(), table=command.table, files=list(plan.names),
+                            mode=mode, message=prefix_note(command.source, plan.files)
+                            if not plan.remote else "")
+        plan.digests = {n: file_sha256(p) for p, n in zip(plan.files, plan.names, strict=True)}
+        plan.sizes = {n: p.stat().st_size for p, n in zip(plan.files, plan.names, strict=True)}
+        if mode == "append":
+            done = self._loaded_digests(command.table)
+            plan.keep({n for n in plan.names if plan.digests[n] not in done})
+            if not plan.files:
+                report.status, report.message = "skipped", "already loaded (same file content)"
+                report.seconds = time.perf_counter() - t0
+                self._record(report, started, plan)
+                return report
+        stage, in_transaction = None, False
+        try:
+            stage = self._stage(plan, report)  # sets rows_loaded and rejects
+            report.rows_rejected = len(report.rejects)
+            account(report, plan.files, command.ignore_header, command.delimiter,
+                    parquet=plan.parquet)  # count: from the files, independently of the engine
+            _report_under_names(report, plan)
+            self._verify(report, command, mode, allow_empty)
+            self._begin()
+            in_transaction = True
+            inserted = self._apply(stage, plan, mode, key)
+            if inserted is not None and inserted != report.rows_loaded:
+                raise LoadError(f"{command.table}: {report.rows_loaded} rows staged but {inserted} "
+                                f"inserted; the load was rolled back", report)
+            report.status = "loaded"
+            report.seconds = time.perf_counter() - t0
+            self._record(report, started, plan)
+            self._commit()
+        except Exception as exc:
+            if in_transaction:
+                self._rollback()
+            report.status = "failed"
+            report.message = "; ".join(filter(None, [str(exc).splitlines()[0][:1000], report.message]))
+            report.seconds = time.perf_counter() - t0
+            self._record(report, started, plan)  # outside the rolled-back transaction
+            if isinstance(exc, LoadError):
+                exc.report = report
+                raise
+            raise LoadError(f"load of {command.table} failed: {exc}", report) from exc
+        finally:
+            if stage is not None:
+                self._drop_stage(stage)
+        return report
+
+    def _plan(self, command: CopyCommand) -> LoadPlan:
+        """Check the target table and the source files (header, Parquet columns) before reading."""
+        catalog = self.table_columns(command.table)
+        if catalog.empty:
+            raise LoadError(f"table {command.table} does not exist: create it first "
+                            f"(for Olist: warehouse.run_file('010_raw_tables.sql'))")
+        columns = command.columns or list(catalog["name"])
+        unknown = sorted(set(columns) - set(catalog["name"]))
+        if unknown:
+            raise LoadError(f"COPY {command.table}: no column(s) {unknown} in the table")
+        types = dict(zip(catalog["name"], catalog.get("data_type", catalog["name"]), strict=True))
+        nullable = catalog["nullable"] if "nullable" in catalog else [True] * len(catalog)
+        required = [c for c, ok in zip(catalog["name"], nullable, strict=True)
+                    if not _truthy(ok) and c in columns]
+        parquet = is_parquet(command.options)
+        if parquet and command.max_errors and not self.parquet_max_errors:
+            raise ValueError(f"max_errors={command.max_errors}: {self.name.capitalize()}'s COPY from Parquet has "
+                             "no MAXERROR (any bad row fails the load); use max_errors=0, or load CSV")
+        remote = "://" in command.source
+        if remote:
+            fetched = self._fetch(command.source)
+            names, files = list(fetched), list(fetched.values())
+        else:
+            files = local_files(command.source, "*.parquet" if parquet else "*.csv")
+            names = [str(p) for p in files]
+        for path in files:
+            if parquet:
+                check_parquet_columns(path, columns)
+            else:
+                check_header(path, columns, command.ignore_header, command.delimiter)
+        return LoadPlan(command, columns, types, required, parquet, files, names, remote)
+
+    def _fetch(self, source: str) -> dict[str, Path]:
+        """A remote prefix's objects downloaded once: URI → local copy."""
+        from rfmkit.storage import storage_for
+
+        return storage_for(source).fetch_prefix(source)
+
+    def _verify(self, report: LoadReport, command: CopyCommand, mode: str, allow_empty: bool
+                ) -> None:
+        if not report.balanced:
+            raise LoadError(f"row accounting does not balance for {command.table}: read "
+                            f"{report.rows_read}, loaded {report.rows_loaded}, rejected "
+                            f"{report.rows_rejected}; nothing was loaded", report)
+        if report.rows_rejected > command.max_errors:
+            raise MaxErrorsExceeded(max_errors_message(report, command.max_errors), report)
+        if mode == "replace" and report.rows_loaded == 0 and not allow_empty:
+            refuse_empty_replace(report, self.row_count(command.table))
+
+    def _loaded_digests(self, table: str) -> set[str]:
+        found = self.query("SELECT file_sha256 FROM load_audit WHERE table_name = :t "
+                           "AND status = 'loaded' AND file_sha256 IS NOT NULL", {"t": table})
+        return set(found["file_sha256"]) if not found.empty else set()
+
+    def _record(self, report: LoadReport, started: datetime, plan: LoadPlan | None) -> None:
+        """One load_audit row per file (rows read, loaded, rejected) and every rejected row."""
+        loaded = set(plan.names) if plan else set()
+        for name in report.files:
+            mine = report.rejects[report.rejects["file_name"] == name] \
+                if len(report.rejects) else report.rejects
+            read = report.file_counts.get(name, (0, 0))[0]
+            status = report.status
+            if (status == "loaded" and name not in loaded) or status == "skipped":
+                status, read = "skipped", 0
+            self._insert_row("load_audit", {
+                "load_id": report.load_id, "table_name": report.table, "file_name": name[:1024],
+                "file_sha256": plan.digests.get(name) if plan else None,
+                "file_bytes": plan.sizes.get(name) if plan else None, "mode": report.mode,
+                "rows_read": read, "rows_loaded": read - len(mine) if status == "loaded" else 0,
+                "rows_rejected": len(mine), "status": status,
+                "message": (report.message or "")[:4000] or None,
+                "started_at": started.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                "seconds": round(report.seconds, 3)})
+        if len(report.rejects):
+            self._insert_rejects(report.rejects.assign(load_id=report.load_id,
+                                                       table_name=report.table))
+
+    def _insert_row(self, table: str, row: dict[str, Any]) -> None:
+        """INSERT one row with every value bound (NULL written as NULL: nothing from a file is
+        ever pasted into SQL)."""
+        names = [k for k, v in row.items() if v is not None and v != ""]
+        values = ", ".join(f":{k}" if k in names else ("NULL" if row[k] is None else "''")
+                           for k in row)
+        self.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({values})",
+                     {k: row[k] for k in names})
+
+    # -- hooks each backend implements -----------------------------------------------------------
+    @abstractmethod
+    def _stage(self, plan: LoadPlan, report: LoadReport) -> str:
+        """Put the files' valid rows into a new stage table; set report.rows_loaded and
+        report.rejects (file_name = the local file). Returns the stage's name."""
+
+    @abstractmethod
+    def _apply(self, stage: str, plan: LoadPlan, mode: str, key: tuple[str, ...]) -> int | None:
+        """Move the staged rows into the target (replace / merge / append); returns the rows
+        inserted, or None when the engine does not say."""
+
+    @abstractmethod
+    def _drop_stage(self, stage: str) -> None: ...
+
+    @abstractmethod
+    def _insert_rejects(self, rejects: pd.DataFrame) -> None:
+        """Append rejected rows (REJECT_COLUMNS + load_id, table_name) to load_rejects."""
+
+    def _begin(self) -> None:  # noqa: B027 - a backend whose _apply is one transaction needs none
+        """Start the transaction that holds apply and record."""
+
+    def _commit(self) -> None:  # noqa: B027
+        ...
+
+    def _rollback(self) -> None:  # noqa: B027
+        ...
 
     def load_csv(
         self,
@@ -191,3 +408,17 @@ class Warehouse(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in ("true", "t", "1", "yes")
+
+
+def _report_under_names(report: LoadReport, plan: LoadPlan) -> None:
+    """Report files under their names (S3 URIs for remote objects) instead of local copies."""
+    rename = {str(p): n for p, n in zip(plan.files, plan.names, strict=True)}
+    report.files = list(plan.names)
+    report.file_counts = {rename.get(k, k): v for k, v in report.file_counts.items()}
+    if len(report.rejects):
+        report.rejects = report.rejects.assign(
+            file_name=report.rejects["file_name"].map(lambda f: rename.get(str(f), f)))

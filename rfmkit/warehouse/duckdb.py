@@ -9,9 +9,6 @@ uniquely named ones and drops them afterwards.
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Iterable
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from rfmkit.environment import memory_gb
-from rfmkit.warehouse.base import Params, Warehouse
+from rfmkit.warehouse.base import LoadPlan, Params, Warehouse
 from rfmkit.warehouse.dialect import (
     CopyCommand,
     UnloadCommand,
@@ -33,21 +30,8 @@ from rfmkit.warehouse.loading import (
     REJECT_COLUMNS,
     LoadError,
     LoadReport,
-    MaxErrorsExceeded,
-    account,
-    check_header,
-    check_mode,
-    check_parquet_columns,
     collapse_rejects,
-    failed_attempt,
-    file_sha256,
-    is_parquet,
-    local_files,
-    max_errors_message,
-    new_load_id,
     null_violations,
-    prefix_note,
-    refuse_empty_replace,
 )
 
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -140,118 +124,49 @@ class DuckDBWarehouse(Warehouse):
         self.con.close()
 
     # -- COPY ----------------------------------------------------------------------------------
-    def copy(self, command: CopyCommand, *, mode: str = "replace", key: Iterable[str] = (),
-             allow_empty: bool = False) -> LoadReport:
-        key = tuple(key)
-        check_mode(mode, key)
-        started, t0 = datetime.now(UTC).replace(tzinfo=None), time.perf_counter()
-        self._ensure_audit_tables()
-        try:  # failures before any row is read are load attempts too: recorded, then raised
-            columns, types, required, parquet, files = self._prepare(command)
-        except LoadError as exc:
-            report = failed_attempt(command, mode, exc, time.perf_counter() - t0)
-            self._record(report, started, {}, [])
-            exc.report = report
-            raise
-        header = command.ignore_header
-        report = LoadReport(load_id=new_load_id(), table=command.table,
-                            files=[str(p) for p in files], mode=mode,
-                            message=prefix_note(command.source, files))
-        digests = {str(p): file_sha256(p) for p in files}
-        if mode == "append":
-            files = self._not_yet_loaded(command.table, files, digests)
-            if not files:
-                report.status, report.message = "skipped", "already loaded (same file content)"
-                report.seconds = time.perf_counter() - t0
-                self._record(report, started, digests, [])
-                return report
+    # -- COPY hooks (the algorithm is Warehouse.copy) ---------------------------------------------
+    def _stage(self, plan: LoadPlan, report: LoadReport) -> str:
+        """read_csv / read_parquet into a temp stage, rejects from DuckDB's reject tables.
 
+        The files are read *before* the transaction: DuckDB 2.0.0 silently inserts nothing when
+        a table filled by read_csv with more than one row group (122,880 rows) is copied in the
+        same transaction. Only the target changes need the transaction, so MAXERROR still rolls
+        back to the table as it was."""
+        command = plan.command
         stage = f"_stage_{report.load_id.replace('-', '_')}"
-        in_transaction = False
-        try:
-            # The files are read into a temp stage *before* the transaction: DuckDB 2.0.0 silently
-            # inserts nothing when a table filled by read_csv with more than one row group
-            # (122,880 rows) is copied in the same transaction. Only the target changes need
-            # the transaction, so MAXERROR still rolls back to the table as it was.
-            self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {self._cols(columns)} "
-                f"FROM {quote_table(command.table)} LIMIT 0")
-            if parquet:
-                rejects = [self._read_parquet_into(stage, path, columns, types, required)
-                           for path in files]
-            else:
-                rejects = [self._read_into(stage, path, columns, types, command) for path in files]
-            rejected = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame()
-            if not parquet:
-                rejected = self._reject_nulls(stage, files, columns, required, header, rejected,
-                                              command.delimiter)
-            report.rejects = collapse_rejects(rejected)
-            report.rows_rejected = len(report.rejects)
-            report.rows_loaded = self.con.execute(f"SELECT COUNT(*) FROM {stage}").fetchone()[0]
-            account(report, files, header, command.delimiter, parquet=parquet)
-            if not report.balanced:
-                raise LoadError(
-                    f"row accounting does not balance for {command.table}: read "
-                    f"{report.rows_read}, loaded {report.rows_loaded}, rejected "
-                    f"{report.rows_rejected}; nothing was loaded", report)
-            if report.rows_rejected > command.max_errors:
-                raise MaxErrorsExceeded(max_errors_message(report, command.max_errors), report)
-            if mode == "replace" and report.rows_loaded == 0 and not allow_empty:
-                refuse_empty_replace(report, self.row_count(command.table))
-            self.con.execute("BEGIN TRANSACTION")
-            in_transaction = True
-            inserted = self._apply(stage, command.table, columns, mode, key)
-            if inserted != report.rows_loaded:
-                raise LoadError(f"{command.table}: {report.rows_loaded} rows staged but {inserted} "
-                                f"inserted; the load was rolled back", report)
-            report.status = "loaded"
-            report.seconds = time.perf_counter() - t0
-            self._record(report, started, digests, files)
-            self.con.execute("COMMIT")
-        except Exception as exc:
-            if in_transaction:
-                self.con.execute("ROLLBACK")
-            report.status = "failed"
-            report.message = "; ".join(filter(None, [str(exc).splitlines()[0][:1000], report.message]))
-            report.seconds = time.perf_counter() - t0
-            # The failure itself is recorded (outside the rolled-back transaction): nothing lost.
-            self._record(report, started, digests, files)
-            if isinstance(exc, LoadError):
-                exc.report = report
-                raise
-            raise LoadError(f"load of {command.table} failed: {exc}", report) from exc
-        finally:
-            self.con.execute(f"DROP TABLE IF EXISTS {stage}")
-        return report
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {self._cols(plan.columns)} "
+                         f"FROM {quote_table(command.table)} LIMIT 0")
+        if plan.parquet:
+            rejects = [self._read_parquet_into(stage, path, plan.columns, plan.types, plan.required)
+                       for path in plan.files]
+        else:
+            rejects = [self._read_into(stage, path, plan.columns, plan.types, command)
+                       for path in plan.files]
+        rejected = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame()
+        if not plan.parquet:
+            rejected = self._reject_nulls(stage, plan.files, plan.columns, plan.required,
+                                          command.ignore_header, rejected, command.delimiter)
+        report.rejects = collapse_rejects(rejected)
+        report.rows_loaded = self.con.execute(f"SELECT COUNT(*) FROM {stage}").fetchone()[0]
+        return stage
 
-    def _prepare(self, command: CopyCommand):
-        """Check the target table and the source files (header, Parquet columns) before reading."""
-        catalog = self.table_columns(command.table)
-        if catalog.empty:
-            raise LoadError(f"table {command.table} does not exist: create it first "
-                            f"(for Olist: warehouse.run_file('010_raw_tables.sql'))")
-        columns = command.columns or list(catalog["name"])
-        unknown = sorted(set(columns) - set(catalog["name"]))
-        if unknown:
-            raise LoadError(f"COPY {command.table}: no column(s) {unknown} in the table")
-        types = dict(zip(catalog["name"], catalog["data_type"], strict=True))
-        required = [c for c, nullable in zip(catalog["name"], catalog["nullable"], strict=True)
-                    if not nullable and c in columns]
-        parquet = is_parquet(command.options)
-        files = self._source_files(command.source, "*.parquet" if parquet else "*.csv")
-        for path in files:
-            if parquet:
-                check_parquet_columns(path, columns)
-            else:
-                check_header(path, columns, command.ignore_header, command.delimiter)
-        return columns, types, required, parquet, files
+    def _drop_stage(self, stage: str) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS {stage}")
 
-    def _source_files(self, source: str, pattern: str) -> list[Path]:
-        from rfmkit.storage import scheme_of, storage_for
+    def _begin(self) -> None:
+        self.con.execute("BEGIN TRANSACTION")
 
-        if scheme_of(source) != "file":  # a remote prefix, read the way Redshift COPY reads it
-            return storage_for(source).download_prefix(source)
-        return local_files(source, pattern)
+    def _commit(self) -> None:
+        self.con.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        self.con.execute("ROLLBACK")
+
+    def _insert_rejects(self, rejects: pd.DataFrame) -> None:
+        self.con.register("_new_rejects", rejects)
+        self.con.execute("INSERT INTO load_rejects SELECT load_id, table_name, file_name, "
+                         "line_number, column_name, reason, raw_line FROM _new_rejects")
+        self.con.unregister("_new_rejects")
 
     @staticmethod
     def _cols(columns: list[str]) -> str:
@@ -341,10 +256,9 @@ class DuckDBWarehouse(Warehouse):
         return pd.concat([rejected, pd.DataFrame(found, columns=REJECT_COLUMNS)],
                          ignore_index=True)
 
-    def _apply(self, stage: str, table: str, columns: list[str], mode: str,
-               key: tuple[str, ...]) -> int:
+    def _apply(self, stage: str, plan: LoadPlan, mode: str, key: tuple[str, ...]) -> int:
         """Move the staged rows into the table; returns the number of rows inserted."""
-        target, cols = quote_table(table), self._cols(columns)
+        target, cols = quote_table(plan.command.table), self._cols(plan.columns)
         if mode == "replace":
             self.con.execute(f"DELETE FROM {target}")
         elif mode == "merge":
@@ -352,40 +266,6 @@ class DuckDBWarehouse(Warehouse):
             self.con.execute(f"DELETE FROM {target} USING {stage} s WHERE {match}")
         return self.con.execute(
             f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}").fetchone()[0]
-
-    def _not_yet_loaded(self, table: str, files: list[Path], digests: dict[str, str]
-                        ) -> list[Path]:
-        done = set(self.con.execute(
-            "SELECT file_sha256 FROM load_audit WHERE table_name = $t AND status = 'loaded'",
-            {"t": table}).df()["file_sha256"])
-        return [p for p in files if digests[str(p)] not in done]
-
-    def _record(self, report: LoadReport, started: datetime, digests: dict[str, str],
-                loaded_files: list[Path]) -> None:
-        loaded_names = {str(p) for p in loaded_files}
-        for name in report.files:
-            mine = report.rejects[report.rejects["file_name"] == name] \
-                if len(report.rejects) else report.rejects
-            read = report.file_counts.get(name, (0, 0))[0]
-            status = report.status
-            if name not in loaded_names and status == "loaded" or status == "skipped":
-                status, read = "skipped", 0
-            loaded = read - len(mine) if status == "loaded" else 0
-            self.con.execute(
-                "INSERT INTO load_audit VALUES ($id, $t, $f, $sha, $bytes, $mode, $read, $loaded,"
-                " $rejected, $status, $msg, $started, $seconds)",
-                {"id": report.load_id, "t": report.table, "f": name, "sha": digests.get(name),
-                 "bytes": Path(name).stat().st_size if Path(name).is_file() else None,
-                 "mode": report.mode,
-                 "read": read, "loaded": loaded, "rejected": len(mine), "status": status, "msg": report.message or None,
-                 "started": started, "seconds": report.seconds})
-        if len(report.rejects):
-            frame = report.rejects.assign(load_id=report.load_id, table_name=report.table)
-            self.con.register("_new_rejects", frame)
-            self.con.execute(
-                "INSERT INTO load_rejects SELECT load_id, table_name, file_name, line_number, "
-                "column_name, reason, raw_line FROM _new_rejects")
-            self.con.unregister("_new_rejects")
 
     # -- UNLOAD --------------------------------------------------------------------------------
     def unload(self, command: UnloadCommand) -> list[str]:

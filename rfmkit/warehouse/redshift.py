@@ -6,10 +6,11 @@ Two transports run the same SQL:
   provisioned clusters with Secrets Manager or IAM credentials; statements are polled to a
   terminal state with a timeout, and a failed statement's own error is raised.
 
-Loads stage through a temporary table inside one transaction: COPY (MAXERROR), then replace /
-merge / append into the target, so an exceeded MAXERROR leaves the target unchanged. Rejected rows
-come from SYS_LOAD_ERROR_DETAIL (file, line, column, reason); the raw line is read back from the
-local file when the load started from one.
+Loads follow Warehouse.copy (check, stage, count, verify, apply, record). The stage is a table
+filled by COPY (MAXERROR), the apply step one transaction (replace / merge / append), so an
+exceeded MAXERROR or a count that does not balance leaves the target unchanged. Rejected rows come
+from SYS_LOAD_ERROR_DETAIL (file, line, column, reason) with the raw line read back from the local
+copy of the file; an S3 source is downloaded once for that and for the independent count.
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ from typing import Any
 
 import pandas as pd
 
-from rfmkit.warehouse.base import Params, Warehouse
+from rfmkit.warehouse.base import LoadPlan, Params, Warehouse
 from rfmkit.warehouse.dialect import (
     CopyCommand,
     UnloadCommand,
     parameter_names,
     quote_ident,
-    quote_literal,
     quote_table,
 )
 from rfmkit.warehouse.loading import (
@@ -37,20 +37,10 @@ from rfmkit.warehouse.loading import (
     LoadError,
     LoadReport,
     MaxErrorsExceeded,
-    account,
-    check_header,
-    check_mode,
-    check_parquet_columns,
     collapse_rejects,
-    count_records_quoted,
-    failed_attempt,
-    is_parquet,
-    local_files,
     max_errors_message,
     new_load_id,
-    prefix_note,
     raw_lines,
-    refuse_empty_replace,
 )
 
 
@@ -105,12 +95,18 @@ class DataApiTransport:
         described = self.wait(statement_id, sql)
         return self.fetch(statement_id) if described.get("HasResultSet") else None
 
-    def run_batch(self, statements: Sequence[str]) -> list[pd.DataFrame | None]:
-        """Run statements as one transaction; returns each sub-statement's rows (or None)."""
+    MAX_BATCH = 40  # BatchExecuteStatement's limit (botocore's Stubber does not check it)
+
+    def run_batch(self, statements: Sequence[str]) -> list[pd.DataFrame | int | None]:
+        """Run statements as one transaction; returns each sub-statement's rows, or the number
+        of rows it changed (None when Redshift does not say)."""
+        if not 1 <= len(statements) <= self.MAX_BATCH:
+            raise ValueError(f"a Data API batch holds 1 to {self.MAX_BATCH} statements, "
+                             f"not {len(statements)}")
         statement_id = self.client.batch_execute_statement(
             **self.target, Sqls=list(statements))["Id"]
         described = self.wait(statement_id, "; ".join(statements))
-        return [self.fetch(sub["Id"]) if sub.get("HasResultSet") else None
+        return [self.fetch(sub["Id"]) if sub.get("HasResultSet") else sub.get("ResultRows")
                 for sub in described.get("SubStatements", [])]
 
     def wait(self, statement_id: str, sql: str) -> dict:
@@ -197,15 +193,16 @@ class ConnectorTransport:
         finally:
             cursor.close()
 
-    def run_batch(self, statements: Sequence[str]) -> list[pd.DataFrame | None]:
+    def run_batch(self, statements: Sequence[str]) -> list[pd.DataFrame | int | None]:
         cursor = self.connection.cursor()
-        results: list[pd.DataFrame | None] = []
+        results: list[pd.DataFrame | int | None] = []
         try:
             for statement in statements:
                 cursor.execute(statement)
                 results.append(pd.DataFrame(cursor.fetchall(),
                                             columns=[d[0] for d in cursor.description])
-                               if cursor.description else None)
+                               if cursor.description else
+                               (cursor.rowcount if cursor.rowcount >= 0 else None))
             self.connection.commit()
             return results
         except Exception as exc:
@@ -266,15 +263,52 @@ class RedshiftWarehouse(Warehouse):
         return CopyCommand(table=target, source=command.source, columns=command.columns,
                            options=options).to_redshift()
 
-    def load_statements(self, command: CopyCommand, stage: str, columns: list[str], mode: str,
-                        key: tuple[str, ...]) -> list[str]:
-        """The transaction a load runs: stage, COPY, report, apply."""
-        target, cols = quote_table(command.table), ", ".join(quote_ident(c) for c in columns)
-        statements = [
-            f"CREATE TEMP TABLE {quote_ident(stage)} (LIKE {target})",
-            self.copy_sql(command, stage),
-            "SELECT pg_last_copy_id() AS query_id, pg_last_copy_count() AS rows_loaded",
-        ]
+    # -- COPY hooks (the algorithm is Warehouse.copy) ---------------------------------------------
+    parquet_max_errors = False  # Redshift fails a Parquet COPY on its first bad row
+
+    def _fetch(self, source: str) -> dict[str, Path]:
+        """An S3 source is downloaded once through the run's S3 client, so that read = loaded +
+        rejected is counted from the objects themselves (not from Redshift's own counts) and
+        rejected rows keep their raw text."""
+        from rfmkit.storage import S3Storage
+
+        client = self.storage.client if self.storage is not None else None
+        return S3Storage.for_uri(source, client=client, region=self.region).fetch_prefix(source)
+
+    def _stage(self, plan: LoadPlan, report: LoadReport) -> str:
+        """COPY into a new stage table (a real table: Data API calls do not share a session, so a
+        temp table would be gone by the apply step); MAXERROR is Redshift's own."""
+        command = plan.command
+        source = command.source if plan.remote else self._stage_files(plan.files)
+        staged = CopyCommand(table=command.table, source=source, columns=command.columns,
+                             options=command.options)
+        stage = f"stage_{report.load_id.replace('-', '_')}"
+        started = datetime.now(UTC).replace(tzinfo=None)
+        try:
+            results = self.transport.run_batch(self.stage_statements(staged, stage))
+        except RedshiftStatementError as exc:  # the batch rolled back: no stage table is left
+            report.rejects = self._rejects(plan, source, since=started)
+            report.rows_rejected = len(report.rejects)
+            if report.rows_rejected > command.max_errors:
+                raise MaxErrorsExceeded(max_errors_message(report, command.max_errors),
+                                        report) from exc
+            raise LoadError(f"load of {command.table} failed: {exc}", report) from exc
+        info = results[-1]
+        report.rows_loaded = int(info["rows_loaded"].iloc[0])
+        report.rejects = self._rejects(plan, source, query_id=int(info["query_id"].iloc[0]))
+        return stage
+
+    def stage_statements(self, command: CopyCommand, stage: str) -> list[str]:
+        """Create the stage like the target, COPY into it, and read COPY's own numbers."""
+        return [f"CREATE TABLE {quote_ident(stage)} (LIKE {quote_table(command.table)})",
+                self.copy_sql(command, stage),
+                "SELECT pg_last_copy_id() AS query_id, pg_last_copy_count() AS rows_loaded"]
+
+    def apply_statements(self, stage: str, table: str, columns: list[str], mode: str,
+                         key: tuple[str, ...]) -> list[str]:
+        """One transaction: replace / merge / append from the stage into the target."""
+        target, cols = quote_table(table), ", ".join(quote_ident(c) for c in columns)
+        statements = []
         if mode == "replace":
             statements.append(f"DELETE FROM {target}")
         elif mode == "merge":
@@ -283,82 +317,26 @@ class RedshiftWarehouse(Warehouse):
         statements.append(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {quote_ident(stage)}")
         return statements
 
-    def copy(self, command: CopyCommand, *, mode: str = "replace", key: Iterable[str] = (),
-             allow_empty: bool = False) -> LoadReport:
-        key = tuple(key)
-        check_mode(mode, key)
-        if mode == "append":
-            raise LoadError("mode='append' is local-only for now; use 'merge' with a key on "
-                            "Redshift for idempotent incremental loads")
-        started, t0 = datetime.now(UTC).replace(tzinfo=None), time.perf_counter()
-        self._ensure_audit_tables()
-        try:  # failures before any row is read are load attempts too: recorded, then raised
-            return self._copy_checked(command, mode, key, allow_empty, started, t0)
-        except LoadError as exc:
-            if exc.report is None or exc.report.status == "pending":  # not recorded yet
-                exc.report = failed_attempt(command, mode, exc, time.perf_counter() - t0)
-                self._record(exc.report, started)
-            raise
+    def _apply(self, stage: str, plan: LoadPlan, mode: str, key: tuple[str, ...]) -> int | None:
+        results = self.transport.run_batch(
+            self.apply_statements(stage, plan.command.table, plan.columns, mode, key))
+        inserted = results[-1] if results else None
+        return inserted if isinstance(inserted, int) else None
 
-    def _copy_checked(self, command: CopyCommand, mode: str, key: tuple[str, ...],
-                      allow_empty: bool, started: datetime, t0: float) -> LoadReport:
-        catalog = self.table_columns(command.table)
-        if catalog.empty:
-            raise LoadError(f"table {command.table} does not exist: create it first")
-        columns = command.columns or list(catalog["name"])
-        parquet = is_parquet(command.options)
-        if parquet and command.max_errors:
-            raise ValueError(f"max_errors={command.max_errors}: Redshift's COPY from Parquet has no "
-                             "MAXERROR (any bad row fails the load); use max_errors=0, or load CSV")
-        local = [] if command.source.startswith("s3://") else \
-            local_files(command.source, "*.parquet" if parquet else "*.csv")
-        for path in local:
-            if parquet:
-                check_parquet_columns(path, columns)
-            else:
-                check_header(path, columns, command.ignore_header, command.delimiter)
-        if local and mode == "replace" and not allow_empty:
-            # Local files are counted before anything is staged; an S3 source is counted by COPY.
-            records = sum(count_records_quoted(p, command.ignore_header, command.delimiter)[0]
-                          for p in local if p.suffix != ".parquet")
-            if records == 0 and not parquet:
-                refuse_empty_replace(
-                    LoadReport(load_id=new_load_id(), table=command.table,
-                               files=[str(p) for p in local], mode=mode),
-                    self.row_count(command.table))
-        source = self._stage_files(local) if local else command.source
-        staged = CopyCommand(table=command.table, source=source, columns=command.columns,
-                             options=command.options)
-        report = LoadReport(load_id=new_load_id(), table=command.table,
-                            files=[str(p) for p in local] or [source], mode=mode,
-                            message=prefix_note(command.source, local) if local else "")
-        stage = f"stage_{report.load_id.replace('-', '_')}"
-        try:
-            results = self.transport.run_batch(
-                self.load_statements(staged, stage, columns, mode, key))
-            info = results[2]
-            query_id = int(info["query_id"].iloc[0])
-            report.rows_loaded = int(info["rows_loaded"].iloc[0])
-            report.rejects = self._rejects(query_id=query_id, local=local, source=source)
-            report.status = "loaded"
-        except RedshiftStatementError as exc:
-            report.status, report.message = "failed", str(exc)[:1000]
-            report.rejects = self._rejects(since=started, local=local, source=source)
-            report.rows_rejected = len(report.rejects)
-            report.seconds = time.perf_counter() - t0
-            self._record(report, started)
-            if report.rows_rejected > command.max_errors:
-                raise MaxErrorsExceeded(max_errors_message(report, command.max_errors),
-                                        report) from exc
-            raise LoadError(f"load of {command.table} failed: {exc}", report) from exc
-        report.rows_rejected = len(report.rejects)
-        if local:
-            account(report, local, command.ignore_header, command.delimiter, parquet=parquet)
-        else:  # S3 sources: Redshift's own counts are all we have
-            report.rows_read = report.rows_loaded + report.rows_rejected
-        report.seconds = time.perf_counter() - t0
-        self._record(report, started)
-        return report
+    def _drop_stage(self, stage: str) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {quote_ident(stage)}")
+
+    def _insert_rejects(self, rejects: pd.DataFrame) -> None:
+        """Bound multi-row INSERTs in chunks: file content never becomes SQL text, each statement
+        stays far below the Data API's 100 KB SQL limit, and no batch is needed (a batch holds at
+        most 40 statements)."""
+        columns = ["load_id", "table_name", "file_name", "line_number", "column_name", "reason",
+                   "raw_line"]
+        rows = [dict(zip(columns, values, strict=True))
+                for values in rejects[columns].itertuples(index=False, name=None)]
+        for chunk in reject_chunks(rows):
+            sql, params = multi_row_insert("load_rejects", columns, chunk)
+            self.execute(sql, params)
 
     def _stage_files(self, files: list[Path]) -> str:
         if self.storage is None:
@@ -369,8 +347,10 @@ class RedshiftWarehouse(Warehouse):
             self.storage.upload(path, f"{prefix}/{path.name}")
         return self.storage.uri(prefix + "/")
 
-    def _rejects(self, *, local: list[Path], source: str, query_id: int | None = None,
+    def _rejects(self, plan: LoadPlan, source: str, *, query_id: int | None = None,
                  since: datetime | None = None) -> pd.DataFrame:
+        """SYS_LOAD_ERROR_DETAIL's rows for this COPY, each under its local file (raw text read
+        back from it)."""
         where, params = ("query_id = :query_id", {"query_id": query_id}) if query_id is not None \
             else ("start_time >= :since AND TRIM(file_name) LIKE :prefix",
                   {"since": since.strftime("%Y-%m-%d %H:%M:%S"), "prefix": source + "%"})
@@ -380,35 +360,17 @@ class RedshiftWarehouse(Warehouse):
             " ORDER BY file_name, line_number", params)
         if frame.empty:
             return pd.DataFrame(columns=REJECT_COLUMNS)
-        by_name = {p.name: p for p in local}
+        by_name = {p.name: p for p in plan.files}
         frame["raw_line"] = None
         for name, group in frame.groupby("file_name"):
             path = by_name.get(Path(str(name)).name)
-            if path is not None and path.suffix != ".parquet":  # Parquet has no text lines
+            if path is None:
+                continue
+            frame.loc[group.index, "file_name"] = str(path)
+            if not plan.parquet:  # Parquet has no text lines
                 texts = raw_lines(path, set(group["line_number"].astype(int)))
                 frame.loc[group.index, "raw_line"] = group["line_number"].astype(int).map(texts)
-                frame.loc[group.index, "file_name"] = str(path)
         return collapse_rejects(frame)
-
-    def _record(self, report: LoadReport, started: datetime) -> None:
-        values = ", ".join([
-            quote_literal(report.load_id), quote_literal(report.table),
-            quote_literal(", ".join(report.files)[:1024]), "NULL", "NULL",
-            quote_literal(report.mode), str(report.rows_read), str(report.rows_loaded),
-            str(report.rows_rejected), quote_literal(report.status),
-            quote_literal(report.message[:4000]) if report.message else "NULL",
-            quote_literal(started.strftime("%Y-%m-%d %H:%M:%S")), f"{report.seconds:.3f}"])
-        statements = [f"INSERT INTO load_audit VALUES ({values})"]
-        for row in report.rejects.itertuples():
-            statements.append(
-                "INSERT INTO load_rejects VALUES (" + ", ".join([
-                    quote_literal(report.load_id), quote_literal(report.table),
-                    quote_literal(str(row.file_name)), str(int(row.line_number)),
-                    quote_literal(str(row.column_name)) if row.column_name else "NULL",
-                    quote_literal(str(row.reason)),
-                    quote_literal(str(row.raw_line)) if isinstance(row.raw_line, str) else "NULL",
-                ]) + ")")
-        self.transport.run_batch(statements)
 
     # -- UNLOAD --------------------------------------------------------------------------------
     def unload(self, command: UnloadCommand) -> list[str]:
@@ -446,3 +408,43 @@ def connect_redshift(config, client=None, storage=None) -> RedshiftWarehouse:
                           "cluster_id, or host (see notebook 00 and docs/AWS.md)")
     return RedshiftWarehouse(transport, storage=storage, copy_role_arn=aws.copy_role_arn,
                              region=aws.region)
+
+
+REJECT_CHUNK_ROWS = 50         # rows per INSERT (7 bound values each)
+REJECT_CHUNK_BYTES = 32_000    # bound text per INSERT, well under the Data API's request limits
+
+
+def reject_chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
+    """Rows in chunks small in count and in bytes (a raw line may be long)."""
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for row in rows:
+        row_size = sum(len(str(v)) for v in row.values() if v is not None)
+        if chunk and (len(chunk) >= REJECT_CHUNK_ROWS or size + row_size > REJECT_CHUNK_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += row_size
+    if chunk:
+        yield chunk
+
+
+def multi_row_insert(table: str, columns: list[str], rows: list[dict[str, Any]]
+                     ) -> tuple[str, dict[str, Any]]:
+    """INSERT … VALUES (:v0_0, …), (…) with every value bound; NULL and '' are written as SQL
+    (the Data API binds neither a NULL nor an empty string)."""
+    params: dict[str, Any] = {}
+    tuples = []
+    for i, row in enumerate(rows):
+        slots = []
+        for j, column in enumerate(columns):
+            value = row[column]
+            if value is None or (isinstance(value, float) and pd.isna(value)):
+                slots.append("NULL")
+            elif value == "":
+                slots.append("''")
+            else:
+                params[f"v{i}_{j}"] = value.item() if hasattr(value, "item") else value
+                slots.append(f":v{i}_{j}")
+        tuples.append(f"({', '.join(slots)})")
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(tuples)}", params)
