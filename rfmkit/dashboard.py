@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rfmkit import segments
 from rfmkit.config import RunConfig
 from rfmkit.segments import SEGMENTS
 
@@ -50,6 +51,7 @@ class DashboardError(FileNotFoundError):
 @dataclass
 class DashboardData:
     customers: pd.DataFrame        # one row per customer
+    summary: pd.DataFrame          # one row per segment (the segment_summary mart)
     has_clusters: bool
     has_churn: bool
     model_note: str                # which churn model scored, and whether it was approved
@@ -86,14 +88,17 @@ def load(cfg: RunConfig) -> DashboardData:
         note = (f"Churn scores from {model} version {version}"
                 + ("" if approved else ": not approved for production (a teaching score, not a "
                                        "decision)"))
-    return DashboardData(frame, bool(has_clusters), has_churn, note, sources)
+    summary_files = sorted(exports.glob("segment_summary_*.csv"))
+    if not summary_files:
+        raise DashboardError(f"no segment_summary export in {exports}: run notebook 02 (or 05) first")
+    summary = pd.concat([pd.read_csv(p) for p in summary_files], ignore_index=True)
+    return DashboardData(frame, summary, bool(has_clusters), has_churn, note,
+                         sources + [p.name for p in summary_files])
 
 
 def segment_order(customers: pd.DataFrame) -> list[str]:
     """The kit's segments best to worst, then any others (a custom map) alphabetically."""
-    known = [s.name for s in SEGMENTS]
-    present = set(customers["segment"])
-    return [s for s in known if s in present] + sorted(present - set(known))
+    return segments.segment_order(customers["segment"])
 
 
 def segment_colours(order: list[str]) -> dict[str, str]:
@@ -119,9 +124,9 @@ def figures(data: DashboardData, seed: int = 42) -> dict[str, dict]:
         fig.update_layout(title=title, yaxis_title=axis, showlegend=False)
         return fig
 
-    panels["segment-sizes"] = bars(by_segment.size(), "Customers per segment", "customers", ",")
-    panels["segment-revenue"] = bars(by_segment["monetary"].sum(), "Revenue by segment",
-                                     "revenue (BRL)", ",.0f")
+    summary = data.summary.set_index("segment")
+    panels["segment-sizes"] = bars(summary["customers"], "Customers per segment", "customers", ",")
+    panels["segment-revenue"] = bars(summary["revenue"], "Revenue by segment", "revenue (BRL)", ",.0f")
 
     sample = customers.sample(frac=1.0, random_state=seed).groupby("segment").head(SCATTER_PER_SEGMENT)
     scatter = go.Figure()
@@ -145,17 +150,18 @@ def figures(data: DashboardData, seed: int = 42) -> dict[str, dict]:
     if data.has_churn:
         risk = go.Figure()
         for s in order:
-            p = by_segment.get_group(s)["churn_probability"].to_numpy()
-            q1, median, q3 = np.percentile(p, [25, 50, 75])
+            p = by_segment.get_group(s)["churn_probability"].to_numpy()  # for the whiskers' ends
+            row = summary.loc[s]
+            q1, median, q3 = (float(row[f"churn_probability_p{q}"]) for q in (25, 50, 75))
             iqr = q3 - q1
             risk.add_trace(go.Box(
                 name=s, legendgroup=s, x=[s], q1=[q1], median=[median], q3=[q3],
                 lowerfence=[max(p.min(), q1 - 1.5 * iqr)], upperfence=[min(p.max(), q3 + 1.5 * iqr)],
-                mean=[p.mean()], marker_color=colour[s], boxpoints=False))
+                mean=[float(row["mean_churn_probability"])], marker_color=colour[s], boxpoints=False))
         risk.update_layout(title="Churn probability by segment (box: middle half; line: median)",
                            yaxis_title="churn probability", yaxis_range=[0, 1], showlegend=False)
         panels["churn-risk"] = risk
-        panels["revenue-at-risk"] = bars(by_segment["revenue_at_risk"].sum(),
+        panels["revenue-at-risk"] = bars(summary["revenue_at_risk"],
                                          "Revenue at risk by segment (spend × churn probability)",
                                          "revenue at risk (BRL)", ",.0f")
 
@@ -222,16 +228,16 @@ def cluster_profile(cells: pd.DataFrame, clusters: list[str], segments: set[str]
 
 
 def segment_table(data: DashboardData) -> pd.DataFrame:
-    customers = data.customers
-    order = segment_order(customers)
-    grouped = customers.groupby("segment")
-    table = pd.DataFrame({"customers": grouped.size(), "revenue": grouped["monetary"].sum(),
-                          "mean_recency_days": grouped["recency_days"].mean(),
-                          "mean_orders": grouped["frequency"].mean()})
+    """Per segment, from the segment_summary mart: size, revenue, recency, orders (and churn risk
+    once a model has scored), with each segment's rule and suggested action."""
+    summary = data.summary.set_index("segment")
+    order = segments.segment_order(summary.index)
+    columns = ["customers", "revenue", "mean_recency_days", "mean_orders"]
     if data.has_churn:
-        table["churn_probability_sum"] = grouped["churn_probability"].sum()
-        table["flagged"] = grouped["churn_label"].sum()
-        table["revenue_at_risk"] = grouped["revenue_at_risk"].sum()
+        columns += ["churn_probability_sum", "flagged", "revenue_at_risk"]
+    table = summary[columns].copy()
+    if data.has_churn:
+        table["flagged"] = table["flagged"].astype(int)
     known = {s.name: s for s in SEGMENTS}
     table["rule"] = [known[s].rule if s in known else "" for s in table.index]
     table["action"] = [known[s].action if s in known else "" for s in table.index]

@@ -1,6 +1,8 @@
-"""Write rows computed in Python back into the warehouse as a mart: the table is (re)created from
-its SQL file, the rows are loaded with the audited COPY (so a re-run replaces, never duplicates),
-the count is checked, and the table is exported as CSV for the dashboards."""
+"""Marts: tables the dashboards or two notebooks read, built in SQL (sql/).
+
+`write_mart` puts rows a model computed in Python into the warehouse (the table is (re)created
+from its SQL file, the rows loaded with the audited COPY so a re-run replaces, the count
+checked); `build` runs a SQL model; both export the result as CSV with the backend's exporter."""
 
 from __future__ import annotations
 
@@ -11,11 +13,14 @@ import pandas as pd
 from rfmkit.warehouse.base import Warehouse
 from rfmkit.warehouse.loading import LoadReport
 
+SEGMENT_SUMMARY = ("segment_summary", "095_segment_summary.sql")
+
 
 def write_mart(warehouse: Warehouse, backend, table: str, ddl: str, rows: pd.DataFrame,
-               *, area: str, key: str = "customer_id") -> tuple[LoadReport, list[Path]]:
+               *, area: str, key: str = "customer_id", export: bool = True
+               ) -> tuple[LoadReport, list[Path]]:
     """(Re)create `table` from `ddl`, COPY `rows` in, check nothing was lost, export to CSV with
-    the backend's exporter."""
+    the backend's exporter (unless export=False)."""
     folder = backend.cfg.run_dir / area
     folder.mkdir(parents=True, exist_ok=True)
     staged = folder / f"{table}.csv"
@@ -25,4 +30,26 @@ def write_mart(warehouse: Warehouse, backend, table: str, ddl: str, rows: pd.Dat
     if report.rows_loaded != len(rows):
         raise RuntimeError(f"{table}: {len(rows):,} rows written but {report.rows_loaded:,} "
                            f"loaded; see load_rejects")
-    return report, backend.exporter().export(warehouse, table, order_by=key)
+    return report, backend.exporter().export(warehouse, table, order_by=key) if export else []
+
+
+def build(warehouse: Warehouse, backend, table: str, model: str, *, order_by: str
+          ) -> tuple[pd.DataFrame, list[Path]]:
+    """Run the SQL model that (re)builds `table`, export it, and return its rows."""
+    from rfmkit.warehouse.dialect import quote_ident, quote_table
+
+    warehouse.run_file(model)
+    exported = backend.exporter().export(warehouse, table, order_by=order_by)
+    return (warehouse.query(f"SELECT * FROM {quote_table(table)} ORDER BY {quote_ident(order_by)}"),
+            exported)
+
+
+def segment_summary(warehouse: Warehouse, backend) -> tuple[pd.DataFrame, list[Path]]:
+    """The one per-segment summary (customers, revenue, churn risk), rebuilt and exported; rows in
+    the kit's segment order, best first."""
+    from rfmkit.segments import segment_order
+
+    table, model = SEGMENT_SUMMARY
+    frame, exported = build(warehouse, backend, table, model, order_by="segment")
+    order = segment_order(frame["segment"])
+    return frame.set_index("segment").loc[order].reset_index(), exported

@@ -155,14 +155,14 @@ def accounting(warehouse: Warehouse) -> pd.DataFrame:
     return table
 
 
-def segment_summary(warehouse: Warehouse) -> pd.DataFrame:
-    """One row per named segment (empty ones included): size, revenue and typical R/F/M."""
-    frame = warehouse.query(
-        "SELECT segment, COUNT(*) AS customers, SUM(monetary) AS revenue, "
-        "AVG(CAST(recency_days AS DOUBLE PRECISION)) AS mean_recency_days, "
-        "AVG(CAST(frequency AS DOUBLE PRECISION)) AS mean_orders, "
-        "AVG(CAST(monetary AS DOUBLE PRECISION)) AS mean_spend "
-        "FROM rfm_scores GROUP BY segment")
+def segment_summary(warehouse: Warehouse, backend) -> pd.DataFrame:
+    """One row per named segment (empty ones included): size, revenue and typical R/F/M, from the
+    segment_summary mart (rebuilt and exported here), with shares, rules and actions."""
+    from rfmkit import marts
+
+    frame, _ = marts.segment_summary(warehouse, backend)
+    frame = frame[["segment", "customers", "revenue", "mean_recency_days", "mean_orders",
+                   "mean_spend"]]
     described = segments.describe_segments()[["segment", "rule", "action"]]
     table = described.merge(frame, on="segment", how="left")
     table["customers"] = table["customers"].fillna(0).astype("int64")

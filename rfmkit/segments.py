@@ -9,6 +9,7 @@ corner into "Hibernating" (still worth a win-back) and "Lost" (low value too).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import product
 
@@ -113,3 +114,10 @@ def segment_grid(segments: tuple[Segment, ...] = SEGMENTS) -> pd.DataFrame:
         lambda names: " / ".join(dict.fromkeys(names)))
     return cells.unstack("f_score").sort_index(ascending=False).rename_axis(
         index="R score", columns="F score")
+
+
+def segment_order(segments: Iterable[str]) -> list[str]:
+    """The kit's segments best to worst, then any others (a custom map) alphabetically."""
+    known = [s.name for s in SEGMENTS]
+    present = set(segments)
+    return [s for s in known if s in present] + sorted(present - set(known))

@@ -1,11 +1,21 @@
--- Mart: every scored customer with what the workshop learned about them (notebook 05), read by
--- the dashboards (notebook 06). One row per customer in rfm_scores.
---
--- segment comes from RFM (notebook 02), cluster from k-means (notebook 03; NULL when notebook 03
--- has not run), churn_probability from the churn model named in churn_model / churn_model_version.
--- churn_model_approved says whether that version was approved for production: on data where no
--- model passes the quality gate the newest version scores instead and is marked FALSE, so a
--- dashboard can say so. revenue_at_risk = monetary × churn_probability.
+-- Mart: every scored customer with what the workshop learned about them, read by the dashboards
+-- (notebook 06). One row per customer in rfm_scores; built from the models' outputs:
+--   rfm_scores (notebook 02)        segment, recency_days, frequency, monetary
+--   customer_segments (notebook 03) cluster, cluster_label (NULL when notebook 03 has not run)
+--   churn_predictions (notebook 05) churn_probability, churn_label and which model scored
+-- revenue_at_risk = monetary × churn_probability, rounded to cents.
+-- The caller checks first that churn_predictions covers every customer of rfm_scores.
+
+-- Empty until notebook 03 writes it (same columns as 070_customer_segments.sql).
+CREATE TABLE IF NOT EXISTS customer_segments (
+    customer_id          VARCHAR(256)     NOT NULL ENCODE zstd,
+    cluster              SMALLINT         NOT NULL,
+    distance_to_cluster  DOUBLE PRECISION NOT NULL,
+    cluster_label        VARCHAR(128)     NOT NULL ENCODE zstd,
+    PRIMARY KEY (customer_id)
+)
+DISTKEY (customer_id)
+SORTKEY (cluster);
 
 DROP TABLE IF EXISTS customer_scores;
 
@@ -28,3 +38,39 @@ CREATE TABLE customer_scores (
 )
 DISTKEY (customer_id)
 SORTKEY (segment, churn_probability);
+
+INSERT INTO customer_scores
+WITH customers AS (
+    SELECT customer_id, segment, recency_days, frequency, monetary
+    FROM rfm_scores
+),
+
+clusters AS (
+    SELECT customer_id, cluster, cluster_label
+    FROM customer_segments
+),
+
+predictions AS (
+    SELECT customer_id, churn_probability, churn_label, churn_model, churn_model_version,
+           churn_model_approved, scored_at
+    FROM churn_predictions
+)
+
+SELECT c.customer_id,
+       c.segment,
+       c.recency_days,
+       c.frequency,
+       c.monetary,
+       k.cluster,
+       k.cluster_label,
+       p.churn_probability,
+       p.churn_label,
+       CAST(ROUND(CAST(c.monetary AS DOUBLE PRECISION) * p.churn_probability, 2) AS DECIMAL(18, 2))
+           AS revenue_at_risk,
+       p.churn_model,
+       p.churn_model_version,
+       p.churn_model_approved,
+       p.scored_at
+FROM customers AS c
+JOIN predictions AS p ON p.customer_id = c.customer_id
+LEFT JOIN clusters AS k ON k.customer_id = c.customer_id;

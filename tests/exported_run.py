@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from rfmkit import backends
+from rfmkit import backends, marts
 from rfmkit.churn import artifact, training
 from rfmkit.churn.datasets import contact_center
 from rfmkit.config import RunConfig
@@ -51,6 +51,7 @@ def build(folder, *, n: int = 600, seed: int = 3, with_scores: bool = True) -> t
     warehouse.con.unregister("rfm_frame")
     kit = backends.get(cfg)
     kit.exporter().export(warehouse, "rfm_scores", order_by="customer_id")
+    marts.segment_summary(warehouse, kit)
 
     features = FeatureTransform(["recency_days", "frequency", "monetary"])
     model = km.KMeansSegmenter(k=3, seed=seed, features=features).fit(features.fit_transform(rfm))
@@ -64,8 +65,7 @@ def build(folder, *, n: int = 600, seed: int = 3, with_scores: bool = True) -> t
         churn = pd.DataFrame({"customer_id": rfm["customer_id"], "churn_probability": probability,
                               "churn_label": (probability >= 0.5).astype(int)})
         chosen = scores.ScoringVersion("rfmkit-churn-transactions", "2", False, "newest, not approved")
-        rows = scores.customer_scores(warehouse, churn, chosen, date(2018, 10, 18))
-        scores.write_customer_scores(warehouse, kit, rows)
+        scores.customer_scores(warehouse, kit, churn, chosen, date(2018, 10, 18))
     return cfg, warehouse
 
 

@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rfmkit import dashboard
+from rfmkit import backends, dashboard, marts
 from rfmkit.config import RunConfig
+from rfmkit.warehouse.duckdb import DuckDBWarehouse
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
@@ -84,9 +85,14 @@ def test_numbers_match_the_exports(run, page):
 def test_unapproved_scores_are_said_and_a_partial_run_still_draws(run, tmp_path):
     html = dashboard.render(dashboard.load(run))
     assert "not approved for production" in html
-    partial = RunConfig(run_dir=tmp_path / "partial")
-    partial.exports_dir.mkdir(parents=True)
-    shutil.copy(run.exports_dir / "rfm_scores_000.csv", partial.exports_dir)
+    partial = RunConfig(run_dir=tmp_path / "partial")  # what notebook 02 leaves: scores and summary
+    with DuckDBWarehouse() as wh:
+        wh.run_file("000_load_audit.sql")
+        wh.execute(exported_run.RFM_DDL)
+        wh.load_csv("rfm_scores", run.exports_dir / "rfm_scores_000.csv")
+        kit = backends.get(partial)
+        kit.exporter().export(wh, "rfm_scores", order_by="customer_id")
+        marts.segment_summary(wh, kit)
     data = dashboard.load(partial)
     assert not data.has_churn and not data.has_clusters
     html = dashboard.render(data)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from rfm_reference import order_values_from_olist, rfm_reference
 
-from rfmkit import rfm
+from rfmkit import backends, rfm
 from rfmkit.config import RunConfig
 from rfmkit.exports import LocalExporter
 from rfmkit.warehouse.duckdb import DuckDBWarehouse
@@ -204,10 +204,11 @@ def test_no_purchase_at_all_is_a_clear_error(warehouse, tiny_olist):
         rfm.score(warehouse, order_statuses=["no-such-status"], progress=None)
 
 
-def test_summaries_cover_every_segment_and_every_customer(warehouse, small_olist):
+def test_summaries_cover_every_segment_and_every_customer(warehouse, small_olist, tmp_path):
     load_olist(warehouse, small_olist)
     result = rfm.score(warehouse, progress=None)
-    summary = rfm.segment_summary(warehouse)
+    summary = rfm.segment_summary(warehouse, backends.get(RunConfig(run_dir=tmp_path / "run")))
+    assert (tmp_path / "run" / "exports" / "segment_summary_000.csv").exists()
     assert len(summary) == 11 and summary["customers"].sum() == result.customers
     assert summary["customer_share_%"].sum() == pytest.approx(100, abs=0.2)
     grid = rfm.score_grid(warehouse)

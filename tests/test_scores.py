@@ -58,28 +58,35 @@ def churn_frame(ids, probabilities):
                          "churn_label": [int(p >= 0.5) for p in probabilities]})
 
 
-def test_every_customer_once_with_segment_and_revenue_at_risk_written_idempotently(scored_warehouse, tmp_path):
+def test_customer_scores_and_segment_summary_are_sql_marts_rebuilt_idempotently(scored_warehouse, tmp_path):
+    """Given rfm_scores (3 customers, no clusters yet) and predictions in any order, expect one
+    customer_scores row per customer with revenue at risk, and the per-segment summary."""
     chosen = scores.ScoringVersion("rfmkit-churn-transactions", "4", False, "note")
-    rows = scores.customer_scores(scored_warehouse, churn_frame(["c3", "c1", "c2"], [0.9, 0.1, 0.8]), chosen,
-                                  date(2018, 10, 18))
-    assert list(rows["customer_id"]) == ["c1", "c2", "c3"] and rows["cluster"].isna().all()  # no notebook 03
-    assert rows.set_index("customer_id").loc["c3", "revenue_at_risk"] == pytest.approx(31.95)
     kit = backends.get(RunConfig(run_dir=tmp_path / "run"))
-    for _ in range(2):  # a re-run replaces the table, it does not append
-        report, exported = scores.write_customer_scores(scored_warehouse, kit, rows)
-    assert report.rows_loaded == 3 and scored_warehouse.row_count("customer_scores") == 3
-    table = scored_warehouse.query("SELECT * FROM customer_scores ORDER BY customer_id")
-    assert list(table["segment"]) == ["Champions", "Lost", "Lost"] and not table["churn_model_approved"].any()
-    assert list(table["churn_model_version"]) == ["4"] * 3
+    churn = churn_frame(["c3", "c1", "c2"], [0.9, 0.1, 0.8])
+    for _ in range(2):  # a re-run replaces the tables, it does not append
+        rows, exported = scores.customer_scores(scored_warehouse, kit, churn, chosen, date(2018, 10, 18))
+    assert list(rows["customer_id"]) == ["c1", "c2", "c3"] and rows["cluster"].isna().all()  # no notebook 03
+    assert float(rows.set_index("customer_id").loc["c3", "revenue_at_risk"]) == pytest.approx(31.95)
+    assert scored_warehouse.row_count("customer_scores") == 3 == scored_warehouse.row_count("churn_predictions")
+    assert list(rows["segment"]) == ["Champions", "Lost", "Lost"] and not rows["churn_model_approved"].any()
+    assert list(rows["churn_model_version"]) == ["4"] * 3
+    assert [p.name for p in exported] == ["customer_scores_000.csv", "segment_summary_000.csv"]
     assert len(pd.read_csv(exported[0])) == 3
-    summary = scores.distribution_by_segment(rows)
-    assert summary.iloc[0]["segment"] == "Lost" and summary.iloc[0]["flagged"] == 2
+    summary = scores.distribution_by_segment(scored_warehouse)
+    lost = summary.iloc[0]
+    assert lost["segment"] == "Lost" and lost["flagged"] == 2 and lost["customers"] == 2
+    assert lost["revenue_at_risk"] == pytest.approx(20 * 0.8 + 35.5 * 0.9)
+    assert lost["50%"] == pytest.approx(0.85) and lost["25%"] == pytest.approx(0.825)
 
 
-def test_a_customer_without_a_score_is_an_error_not_a_gap(scored_warehouse):
+def test_a_customer_without_a_score_is_an_error_not_a_gap(scored_warehouse, tmp_path):
     chosen = scores.ScoringVersion("m", "1", True, "note")
+    kit = backends.get(RunConfig(run_dir=tmp_path / "run"))
     with pytest.raises(scores.ScoringError, match="1 of 3 customers got no churn score .*c2"):
-        scores.customer_scores(scored_warehouse, churn_frame(["c1", "c3"], [0.1, 0.2]), chosen, date(2018, 1, 1))
+        scores.customer_scores(scored_warehouse, kit, churn_frame(["c1", "c3"], [0.1, 0.2]), chosen,
+                               date(2018, 1, 1))
+    assert not scored_warehouse.table_exists("customer_scores")
 
 
 def test_batch_routes_agree_and_a_wrong_route_is_named(tmp_path, monkeypatch):

@@ -17,21 +17,26 @@ def score_customers(warehouse: Warehouse, pipeline, columns: list[str], as_of: d
     return pd.DataFrame({"customer_id": frame["customer_id"], "churn_probability": probability})
 
 
-def risk_by_segment(warehouse: Warehouse, scores: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """Per named segment: customers, mean churn probability, customers above the threshold, and
-    revenue at risk (each customer's spend × churn probability), riskiest revenue first."""
-    segments = warehouse.query("SELECT customer_id, segment, monetary FROM rfm_scores")
-    joined = segments.merge(scores, on="customer_id", how="inner")
-    joined["monetary"] = joined["monetary"].astype(float)
-    joined["at_risk"] = joined["monetary"] * joined["churn_probability"]
-    grouped = joined.groupby("segment")
-    table = pd.DataFrame({
-        "customers": grouped.size(),
-        "mean_churn_probability": grouped["churn_probability"].mean(),
-        "flagged_for_retention": grouped["churn_probability"].apply(lambda p: int((p >= threshold).sum())),
-        "revenue": grouped["monetary"].sum(),
-        "revenue_at_risk": grouped["at_risk"].sum(),
-    }).reset_index()
+def risk_by_segment(warehouse: Warehouse, backend, outcome, as_of: date, *, approved: bool
+                    ) -> pd.DataFrame:
+    """Score today's customers with a trained transaction model, write the scores as
+    churn_predictions and read the segment_summary mart: per named segment, customers, mean churn
+    probability, customers above the threshold, revenue and revenue at risk (each customer's spend
+    × churn probability), riskiest revenue first."""
+    from rfmkit import marts
+    from rfmkit.churn.predictions import write_predictions
+
+    scores = score_customers(warehouse, outcome.best.pipeline, list(outcome.parts.x_train.columns),
+                             as_of)
+    scores["churn_label"] = (scores["churn_probability"] >= outcome.evaluation.threshold).astype(int)
+    registered = outcome.registered
+    write_predictions(warehouse, backend, scores, model=registered.name, version=registered.version,
+                      approved=approved, scored_at=as_of)
+    summary, _ = marts.segment_summary(warehouse, backend)
+    table = summary[summary["scored"] > 0].rename(columns={
+        "scored": "customers_scored", "flagged": "flagged_for_retention"})
+    table = table[["segment", "customers", "mean_churn_probability", "flagged_for_retention",
+                   "revenue", "revenue_at_risk"]]
     return table.sort_values("revenue_at_risk", ascending=False).reset_index(drop=True)
 
 

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 
+from rfmkit import marts
+from rfmkit.churn.predictions import write_predictions
 from rfmkit.churn.registry import PRODUCTION
-from rfmkit.marts import write_mart
 from rfmkit.warehouse.base import Warehouse
 
-TABLE = "customer_scores"
-DDL = "090_customer_scores.sql"
+TABLE, DDL = "customer_scores", "090_customer_scores.sql"
 
 
 class ScoringError(RuntimeError):
@@ -35,7 +36,7 @@ class ScoringVersion:
 
 def choose_version(registry, *, require_approved: bool) -> ScoringVersion:
     """The production version, or (when allowed) the newest version, marked unapproved."""
-    name = getattr(registry, "name", None) or registry.group
+    name = registry.name
     production = registry.alias(PRODUCTION)
     if production is not None:
         return ScoringVersion(name, str(production), True, f"{name} version {production} (production)")
@@ -53,45 +54,33 @@ def choose_version(registry, *, require_approved: bool) -> ScoringVersion:
                           f"these scores are for exploring the workflow, not for decisions")
 
 
-def customer_scores(warehouse: Warehouse, churn: pd.DataFrame, chosen: ScoringVersion,
-                    scored_at: date) -> pd.DataFrame:
-    """One row per customer of rfm_scores; `churn` has customer_id, churn_probability, churn_label."""
-    customers = warehouse.query("SELECT customer_id, segment, recency_days, frequency, monetary "
-                                "FROM rfm_scores ORDER BY customer_id")
-    if warehouse.table_exists("customer_segments"):
-        clusters = warehouse.query("SELECT customer_id, cluster, cluster_label FROM customer_segments")
-        customers = customers.merge(clusters, on="customer_id", how="left")
-    else:
-        customers["cluster"], customers["cluster_label"] = pd.NA, pd.NA
-    rows = customers.merge(churn[["customer_id", "churn_probability", "churn_label"]],
-                           on="customer_id", how="left", validate="one_to_one")
-    unscored = int(rows["churn_probability"].isna().sum())
-    if unscored:
-        example = rows.loc[rows["churn_probability"].isna(), "customer_id"].iloc[0]
-        raise ScoringError(f"{unscored:,} of {len(rows):,} customers got no churn score "
-                           f"(for example {example}); every customer in rfm_scores must be scored")
-    rows["monetary"] = rows["monetary"].astype(float)
-    rows["churn_label"] = rows["churn_label"].astype(int)
-    rows["cluster"] = rows["cluster"].astype("Int64")
-    rows["revenue_at_risk"] = (rows["monetary"] * rows["churn_probability"]).round(2)
-    rows["churn_model"] = chosen.registered_model
-    rows["churn_model_version"] = chosen.version
-    rows["churn_model_approved"] = chosen.approved
-    rows["scored_at"] = scored_at
-    return rows
+def customer_scores(warehouse: Warehouse, backend, churn: pd.DataFrame, chosen: ScoringVersion,
+                    scored_at: date) -> tuple[pd.DataFrame, list[Path]]:
+    """Load the predictions (`churn`: customer_id, churn_probability, churn_label) as
+    churn_predictions, check they cover every customer of rfm_scores, then build the
+    customer_scores and segment_summary marts in SQL and export them. Returns customer_scores'
+    rows and the files exported."""
+    write_predictions(warehouse, backend, churn, model=chosen.registered_model,
+                      version=chosen.version, approved=chosen.approved, scored_at=scored_at)
+    unscored = warehouse.query(
+        "SELECT COUNT(*) AS n, MIN(r.customer_id) AS example FROM rfm_scores AS r "
+        "LEFT JOIN churn_predictions AS p ON p.customer_id = r.customer_id "
+        "WHERE p.customer_id IS NULL")
+    if int(unscored["n"].iloc[0]):
+        raise ScoringError(f"{int(unscored['n'].iloc[0]):,} of {warehouse.row_count('rfm_scores'):,} "
+                           f"customers got no churn score (for example {unscored['example'].iloc[0]});"
+                           f" every customer in rfm_scores must be scored")
+    rows, exported = marts.build(warehouse, backend, TABLE, DDL, order_by="customer_id")
+    _, summary = marts.segment_summary(warehouse, backend)
+    return rows, exported + summary
 
 
-def write_customer_scores(warehouse: Warehouse, backend, rows: pd.DataFrame):
-    """The mart in the warehouse (audited COPY, count checked) and its CSV export."""
-    return write_mart(warehouse, backend, TABLE, DDL, rows, area="scoring")
-
-
-def distribution_by_segment(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per segment: customers, quartiles of churn probability, flagged customers, revenue at risk."""
-    grouped = rows.groupby("segment")["churn_probability"]
-    table = grouped.describe(percentiles=[0.25, 0.5, 0.75])[["count", "mean", "25%", "50%", "75%"]]
-    table = table.rename(columns={"count": "customers", "mean": "mean_probability"})
-    table["customers"] = table["customers"].astype(int)
-    table["flagged"] = rows.groupby("segment")["churn_label"].sum().astype(int)
-    table["revenue_at_risk"] = rows.groupby("segment")["revenue_at_risk"].sum()
-    return table.sort_values("revenue_at_risk", ascending=False).reset_index()
+def distribution_by_segment(warehouse: Warehouse) -> pd.DataFrame:
+    """Per segment: customers, quartiles of churn probability, flagged customers, revenue at risk,
+    riskiest revenue first (from the segment_summary mart)."""
+    table = warehouse.query(
+        "SELECT segment, customers, mean_churn_probability AS mean_probability, "
+        "churn_probability_p25 AS \"25%\", churn_probability_p50 AS \"50%\", "
+        "churn_probability_p75 AS \"75%\", flagged, revenue_at_risk FROM segment_summary "
+        "WHERE scored > 0 ORDER BY revenue_at_risk DESC, segment")
+    return table.astype({"customers": int, "flagged": int, "revenue_at_risk": float})

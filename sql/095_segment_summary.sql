@@ -1,0 +1,50 @@
+-- Mart: one row per named RFM segment, the one summary the dashboard, the notebooks and the
+-- insights read. Churn columns are NULL until a churn model has scored (churn_predictions).
+--   customers, revenue, mean recency and orders      from rfm_scores (notebook 02)
+--   churn probability (mean, quartiles), flagged,    from churn_predictions (notebooks 04/05)
+--   revenue_at_risk = Σ per customer ROUND(monetary × churn_probability, 2), as in customer_scores
+
+-- Empty until a churn model scores (same columns as 085_churn_predictions.sql).
+CREATE TABLE IF NOT EXISTS churn_predictions (
+    customer_id          VARCHAR(256)     NOT NULL ENCODE zstd,
+    churn_probability    DOUBLE PRECISION NOT NULL,
+    churn_label          SMALLINT         NOT NULL,
+    churn_model          VARCHAR(128)     NOT NULL ENCODE zstd,
+    churn_model_version  VARCHAR(256)     NOT NULL ENCODE zstd,
+    churn_model_approved BOOLEAN          NOT NULL,
+    scored_at            DATE             NOT NULL,
+    PRIMARY KEY (customer_id)
+)
+DISTKEY (customer_id)
+SORTKEY (customer_id);
+
+DROP TABLE IF EXISTS segment_summary;
+
+CREATE TABLE segment_summary AS
+WITH customers AS (
+    SELECT r.segment,
+           r.recency_days,
+           r.frequency,
+           CAST(r.monetary AS DOUBLE PRECISION) AS monetary,
+           p.churn_probability,
+           p.churn_label
+    FROM rfm_scores AS r
+    LEFT JOIN churn_predictions AS p ON p.customer_id = r.customer_id
+)
+
+SELECT segment,
+       COUNT(*)                                        AS customers,
+       ROUND(SUM(monetary), 2)                         AS revenue,
+       AVG(CAST(recency_days AS DOUBLE PRECISION))     AS mean_recency_days,
+       AVG(CAST(frequency AS DOUBLE PRECISION))        AS mean_orders,
+       AVG(monetary)                                   AS mean_spend,
+       COUNT(churn_probability)                        AS scored,
+       AVG(churn_probability)                          AS mean_churn_probability,
+       PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY churn_probability) AS churn_probability_p25,
+       PERCENTILE_CONT(0.50) WITHIN GROUP (ORDER BY churn_probability) AS churn_probability_p50,
+       PERCENTILE_CONT(0.75) WITHIN GROUP (ORDER BY churn_probability) AS churn_probability_p75,
+       SUM(churn_probability)                          AS churn_probability_sum,
+       SUM(churn_label)                                AS flagged,
+       SUM(ROUND(monetary * churn_probability, 2))     AS revenue_at_risk
+FROM customers
+GROUP BY segment;
