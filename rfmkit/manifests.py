@@ -202,3 +202,67 @@ def check_file(path: Path, schema_name: str) -> dict:
         raise ManifestError(f"{path}: not UTF-8 JSON ({error})") from None
     validate(doc, schema_name, str(path))
     return doc
+
+
+# -- what notebook 06 does, one call per step ----------------------------------------------------
+def exports_by_table(cfg: RunConfig) -> tuple[dict[str, list[Path]], list[str]]:
+    """The run's export files per dashboard table, and the tables not exported yet (rfm_scores is
+    required: without it there is nothing to show)."""
+    exported = {t: sorted(cfg.exports_dir.glob(f"{t}_*.csv")) for t in EXPORTED_TABLES}
+    missing = [t for t, files in exported.items() if not files]
+    if "rfm_scores" in missing:
+        raise ManifestError(f"no rfm_scores export in {cfg.exports_dir}: run notebooks 01 and 02 first")
+    return {t: f for t, f in exported.items() if f}, missing
+
+
+def write_manifests(warehouse, exported: dict[str, list[Path]], folder: Path, base_uri: str
+                    ) -> tuple[dict[str, Path], pd.DataFrame]:
+    """One manifest per exported table, each read back and checked as QuickSight would; returns
+    them and a table of what each lists."""
+    written, rows = {}, []
+    for table, files in exported.items():
+        columns = table_columns(warehouse, table, files)
+        written[table] = write_manifest(folder, table, files, base_uri)
+        check_file(written[table], MANIFEST_SCHEMA)
+        rows.append({"table": table, "rows": warehouse.row_count(table), "columns": len(columns),
+                     "files": ", ".join(f.name for f in files), "manifest": written[table].name})
+    return written, pd.DataFrame(rows)
+
+
+def kmeans_schema(warehouse, model_file: Path, folder: Path):
+    """The k-means model's schema written to `folder`, with five customers sent through it; None
+    when notebook 03 has not saved a model."""
+    from rfmkit.serving.inference import model_fn
+
+    if not Path(model_file).exists():
+        return None
+    model = model_fn(model_file)
+    types = {c.name: c.type for c in table_columns(warehouse, "rfm_scores", [])}
+    schema = model_schema(model, input_types=types, version=str(model.metadata["k"]),
+                          description="rfmkit k-means segments: RFM values in, cluster and distance out")
+    path = write_model_schema(folder, "kmeans", schema)
+    return schema, path, try_schema(model, schema, warehouse.query("SELECT * FROM rfm_scores LIMIT 5"))
+
+
+def churn_schema(warehouse, registry, folder: Path):
+    """The churn model's schema (the registry's production version, else the newest), written to
+    `folder`, with five customers' features sent through it; the reason instead when no version
+    is registered."""
+    from rfmkit import rfm
+    from rfmkit.churn.transactions import feature_frame
+    from rfmkit.serving.operations import load_registered
+    from rfmkit.serving.scores import ScoringError, choose_version
+
+    try:
+        chosen = choose_version(registry, require_approved=False)
+    except ScoringError as error:
+        return f"no churn schema: {error}"
+    model, _ = load_registered(registry, chosen.version)
+    snapshot = rfm.default_snapshot_date(warehouse)
+    features = feature_frame(warehouse, snapshot, snapshot)
+    schema = model_schema(model, input_types=frame_types(features),
+                          version=str(chosen.version).rsplit("/", 1)[-1],
+                          description=f"rfmkit churn model {chosen.registered_model}: customer "
+                                      f"features in, churn probability and label out")
+    path = write_model_schema(folder, "churn", schema)
+    return schema, path, try_schema(model, schema, features)

@@ -61,6 +61,31 @@ def test_fit_is_deterministic_and_recovers_membership():
     np.testing.assert_allclose(a["distance_to_cluster"], np.linalg.norm(points - centre, axis=1))
 
 
+def test_transform_and_model_follow_scikit_learn_conventions(tmp_path):
+    """clone-able, parameters via get_params, learned state only after fit, usable in a Pipeline
+    (the pipeline's clusters are the two-step notebook path's), and from_centroids for SageMaker."""
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+
+    data = rfm_like()
+    features = FeatureTransform(["recency_days", "frequency", "monetary"], log_transform="auto")
+    assert features.get_params() == {"columns": ["recency_days", "frequency", "monetary"],
+                                     "log_transform": "auto"}
+    assert not hasattr(features, "mean_")
+    with pytest.raises(FeatureError, match="not fitted"):
+        features.transform(data)
+    model = km.KMeansSegmenter(k=4, seed=3, features=features.fit(data))
+    assert clone(model).get_params()["k"] == 4 and not hasattr(clone(model), "centroids_")
+    pipeline = make_pipeline(FeatureTransform(["recency_days", "frequency", "monetary"]),
+                             km.KMeansSegmenter(k=4, seed=3)).fit(data)
+    two_step = model.fit(features.transform(data)).predict(features.transform(data))
+    pd.testing.assert_frame_equal(pipeline.predict(data), two_step)
+    rebuilt = km.KMeansSegmenter.from_centroids(model.centroids_, features=features, seed=3,
+                                                inertia=model.inertia_, trained_with="sagemaker")
+    pd.testing.assert_frame_equal(rebuilt.predict_frame(data), two_step)
+    assert rebuilt.k == 4 and rebuilt.trained_with_ == "sagemaker"
+
+
 def test_artifact_reloads_and_predicts_the_same_clusters(tmp_path):
     data = rfm_like()
     features = FeatureTransform(["recency_days", "frequency", "monetary"])

@@ -184,6 +184,18 @@ def log_and_register(outcome: Outcome, backend, *, min_auc: float, seed: int, co
     return outcome
 
 
+BUILT_IN = ("contact_center", "transactions")  # the data sets a notebook can rebuild by name
+
+
+def check_built_in(source: str) -> str:
+    """Notebook 05 serves models of the built-in data sets (it rebuilds their rows by name)."""
+    if source not in BUILT_IN:
+        from rfmkit.config import ConfigError
+
+        raise ConfigError(f"churn_data={source!r}: this notebook serves {' or '.join(map(repr, BUILT_IN))}")
+    return source
+
+
 def load_data(source: str, warehouse, *, cutoff_date: str = "", horizon_days: int = 180,
               label_column: str = "Churn", positive_label: str = "", id_columns=(),
               drop_columns=(), progress=print) -> ChurnData:
@@ -224,6 +236,19 @@ def transaction_churn(warehouse, backend, costs: Costs, *, cutoff_date: str, hor
                      tracking_uri=tracking_uri)
     progress(str(outcome.registered))
     return outcome
+
+
+def approve_if_candidate(registry, registered: Registered, *, approve: bool, min_auc: float) -> str:
+    """The approval decision (a person's call in a real team, `approve_candidate` in notebook 04):
+    a version that passed the quality gate becomes production when approved; says what happened."""
+    if not approve:
+        return (f"not approved (approve_candidate=False); production stays "
+                f"{registry.alias('production')}")
+    if not registered.passed_gate:
+        return f"version {registered.version} is below the gate (ROC-AUC < {min_auc}): not approved"
+    registry.approve(registered.version)
+    return (f"{registered.name}: production = version {registry.alias('production')}, "
+            f"previous-production = {registry.alias('previous-production')}")
 
 
 def registry_for(backend, data: ChurnData | str, tracking_uri: str = ""):

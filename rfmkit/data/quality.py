@@ -8,6 +8,7 @@ a check fails when its failure rate exceeds its threshold, and `assert_passed` r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -107,3 +108,23 @@ def assert_passed(results: pd.DataFrame) -> None:
         lines = [f"{r.table}: {r.check} failed for {r.failures:,} of {r.rows:,} rows "
                  f"(allowed {r.threshold:.2%}) - rule: {r.rule}" for r in failed.itertuples()]
         raise DataQualityError("data-quality checks failed:\n" + "\n".join(lines))
+
+
+SCRATCH_PAYMENTS = ("CREATE TABLE payments_scratch (order_id VARCHAR(32) NOT NULL, "
+                    "payment_sequential SMALLINT, payment_type VARCHAR(16), "
+                    "payment_installments SMALLINT, payment_value DECIMAL(12,2))")
+
+
+def damaged_payments(payments: Path, target: Path, warehouse) -> Path:
+    """Notebook 01's demonstration: the first 20 payments with three damaged lines (a word in the
+    value column, one column too many, no order_id), and an empty payments_scratch table to load
+    them into."""
+    lines = Path(payments).read_text().splitlines()[:21]
+    lines[4] = lines[4].rsplit(",", 1)[0] + ",twelve"   # not a number
+    lines[9] = lines[9] + ",extra"                      # one column too many
+    lines[15] = "," + lines[15].split(",", 1)[1]        # missing order_id
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("\n".join(lines) + "\n")
+    warehouse.execute("DROP TABLE IF EXISTS payments_scratch")
+    warehouse.execute(SCRATCH_PAYMENTS)
+    return target

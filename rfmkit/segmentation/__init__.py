@@ -58,8 +58,9 @@ class LocalKMeansTrainer:
     def reproduce(self, model: KMeansSegmenter, standardised: np.ndarray,
                   assignments: pd.DataFrame) -> str:
         """Refit with the same seed: the assignments must be identical (raises if not)."""
-        again = KMeansSegmenter(k=model.k, seed=model.seed, n_init=model.n_init,
-                                features=model.features).fit(standardised)
+        from sklearn.base import clone
+
+        again = clone(model).fit(standardised)
         if not again.predict(standardised).equals(assignments):
             raise AssertionError("same seed, different clusters: k-means is not reproducible here")
         return "refit with the same seed: identical assignments"

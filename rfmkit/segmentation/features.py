@@ -9,10 +9,10 @@ fitted transform travels with the model (`to_dict`) so that serving applies exac
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 
 DEFAULT_COLUMNS = ("recency_days", "frequency", "monetary")
 # Skewness above this (and no negative values) gets log1p under log_transform="auto".
@@ -39,18 +39,19 @@ def check_columns(columns: Iterable[str] | str, available: Iterable[str],
     return chosen
 
 
-@dataclass
-class FeatureTransform:
-    """log1p on `log_columns`, then (x - mean_) / scale_, column by column (scikit-learn style)."""
+class FeatureTransform(TransformerMixin, BaseEstimator):
+    """log1p on the skewed (or the named) columns, then (x - mean_) / scale_, column by column.
 
-    columns: list[str]
-    log_transform: str | Sequence[str] = "auto"
-    log_columns_: list[str] = field(default_factory=list)
-    mean_: np.ndarray | None = None
-    scale_: np.ndarray | None = None
-    notes_: list[str] = field(default_factory=list)
+    A scikit-learn transformer: configuration in __init__, learned state with a trailing
+    underscore (log_columns_, mean_, scale_, notes_) set by `fit`; clone-able and usable in a
+    Pipeline. Takes a DataFrame holding `columns`, returns a float array."""
 
-    def fit(self, frame: pd.DataFrame) -> FeatureTransform:
+    def __init__(self, columns: Sequence[str] = DEFAULT_COLUMNS,
+                 log_transform: str | Sequence[str] = "auto"):
+        self.columns = columns
+        self.log_transform = log_transform
+
+    def fit(self, frame: pd.DataFrame, y=None) -> FeatureTransform:
         values = self._numeric(frame)
         self.log_columns_ = self._choose_log_columns(values)
         logged = self._log(values)
@@ -65,12 +66,12 @@ class FeatureTransform:
         return self
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        if self.mean_ is None:
+        if getattr(self, "mean_", None) is None:
             raise FeatureError("FeatureTransform is not fitted: call fit() first")
         return (self._log(self._numeric(frame)) - self.mean_) / self.scale_
 
-    def fit_transform(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.fit(frame).transform(frame)
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return np.asarray(list(self.columns), dtype=object)
 
     def inverse_transform(self, standardised: np.ndarray) -> np.ndarray:
         """Back to the original units (for centroids and profiles)."""
@@ -92,7 +93,7 @@ class FeatureTransform:
         })
 
     def to_dict(self) -> dict:
-        return {"columns": self.columns, "log_columns": self.log_columns_,
+        return {"columns": list(self.columns), "log_columns": self.log_columns_,
                 "mean": [float(x) for x in self.mean_], "scale": [float(x) for x in self.scale_]}
 
     @classmethod
@@ -105,11 +106,11 @@ class FeatureTransform:
 
     # -- helpers ----------------------------------------------------------------------------
     def _numeric(self, frame: pd.DataFrame) -> np.ndarray:
-        missing = [c for c in self.columns if c not in frame.columns]
+        missing = [c for c in self.columns if c not in frame.columns]  # noqa: SIM118
         if missing:
             raise FeatureError(f"feature column(s) {missing} missing; the data has "
                                f"{list(frame.columns)}")
-        values = frame[self.columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        values = frame[list(self.columns)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
         bad = ~np.isfinite(values)
         if bad.any():
             row, col = np.argwhere(bad)[0]
@@ -125,14 +126,14 @@ class FeatureTransform:
         else:
             requested = list(self.log_transform)
         if requested is None:  # auto: skewed, non-negative columns
-            skew = pd.DataFrame(values, columns=self.columns).skew()
+            skew = pd.DataFrame(values, columns=list(self.columns)).skew()
             return [c for j, c in enumerate(self.columns)
                     if skew[c] > SKEW_THRESHOLD and values[:, j].min() >= 0]
         unknown = [c for c in requested if c not in self.columns]
         if unknown:
             raise FeatureError(f"parameter log_transform: {unknown} are not feature columns "
-                               f"{self.columns}")
-        negative = [c for c in requested if values[:, self.columns.index(c)].min() < 0]
+                               f"{list(self.columns)}")
+        negative = [c for c in requested if values[:, list(self.columns).index(c)].min() < 0]
         if negative:
             raise FeatureError(f"parameter log_transform: {negative} have negative values; "
                                f"log1p needs values >= 0")
@@ -141,6 +142,6 @@ class FeatureTransform:
     def _log(self, values: np.ndarray) -> np.ndarray:
         out = values.copy()
         for name in self.log_columns_:
-            j = self.columns.index(name)
+            j = list(self.columns).index(name)
             out[:, j] = np.log1p(out[:, j])
         return out

@@ -14,11 +14,11 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClusterMixin
 
 from rfmkit.segmentation.features import FeatureTransform
 
@@ -27,21 +27,20 @@ ARTIFACT_NAME = "model.tar.gz"
 FORMAT = "rfmkit-kmeans/1"
 
 
-@dataclass
-class KMeansSegmenter:
-    """k-means on standardised features; configuration in __init__, learned state trailing _."""
+class KMeansSegmenter(ClusterMixin, BaseEstimator):
+    """k-means on standardised features, numbered by cluster size.
 
-    k: int = 5
-    seed: int = 42
-    n_init: int = 4
-    features: FeatureTransform | None = None
-    centroids_: np.ndarray | None = None
-    inertia_: float | None = None
-    n_iter_: int | None = None
-    trained_with_: str = "scikit-learn"
-    info_: dict = field(default_factory=dict)
+    A scikit-learn estimator: configuration in __init__ (k, seed, n_init, and the fitted
+    `features` transform that serving applies to raw columns), learned state with a trailing
+    underscore set by `fit` (centroids_, inertia_, n_iter_, trained_with_, info_); clone-able and
+    usable in a Pipeline after a FeatureTransform. `from_centroids` builds one from centroids
+    trained elsewhere (SageMaker's KMeans)."""
 
-    def fit(self, standardised: np.ndarray) -> KMeansSegmenter:
+    def __init__(self, k: int = 5, seed: int = 42, n_init: int = 4,
+                 features: FeatureTransform | None = None):
+        self.k, self.seed, self.n_init, self.features = k, seed, n_init, features
+
+    def fit(self, standardised: np.ndarray, y=None) -> KMeansSegmenter:
         """Fit on already standardised features (the notebook keeps them for the metrics)."""
         from sklearn.cluster import KMeans
 
@@ -50,7 +49,23 @@ class KMeansSegmenter:
                        random_state=self.seed).fit(standardised)
         self.set_centroids(model.cluster_centers_, standardised)
         self.inertia_, self.n_iter_ = float(model.inertia_), int(model.n_iter_)
+        self.trained_with_, self.info_ = "scikit-learn", {}
         return self
+
+    @classmethod
+    def from_centroids(cls, centroids: np.ndarray, *, features: FeatureTransform | None = None,
+                       seed: int = 42, n_init: int = 1, inertia: float | None = None,
+                       trained_with: str = "sagemaker", info: dict | None = None
+                       ) -> KMeansSegmenter:
+        """A fitted model from centroids found elsewhere (already numbered by size)."""
+        centroids = np.asarray(centroids, dtype=float)
+        model = cls(k=len(centroids), seed=seed, n_init=n_init, features=features)
+        model.centroids_, model.inertia_, model.n_iter_ = centroids, inertia, None
+        model.trained_with_, model.info_ = trained_with, dict(info or {})
+        return model
+
+    def fit_predict(self, standardised: np.ndarray, y=None) -> pd.DataFrame:
+        return self.fit(standardised).predict(standardised)
 
     def set_centroids(self, centroids: np.ndarray, standardised: np.ndarray) -> KMeansSegmenter:
         """Adopt centroids (from scikit-learn or SageMaker), numbered by cluster size."""
@@ -78,7 +93,7 @@ class KMeansSegmenter:
                             columns=self.features.columns)
 
     def _centroids(self) -> np.ndarray:
-        if self.centroids_ is None:
+        if getattr(self, "centroids_", None) is None:
             raise ValueError("KMeansSegmenter is not fitted: call fit() first")
         return self.centroids_
 
@@ -94,12 +109,13 @@ class KMeansSegmenter:
         if values.get("format") != FORMAT:
             raise ValueError(f"not an rfmkit k-means model (format {values.get('format')!r}, "
                              f"expected {FORMAT!r})")
-        model = cls(k=int(values["k"]), seed=int(values["seed"]), n_init=int(values["n_init"]),
-                    features=FeatureTransform.from_dict(values["features"]))
-        model.centroids_ = np.asarray(values["centroids"], dtype=float)
-        model.inertia_ = values.get("inertia")
-        model.trained_with_ = values.get("trained_with", "scikit-learn")
-        model.info_ = values.get("info", {})
+        model = cls.from_centroids(values["centroids"],
+                                   features=FeatureTransform.from_dict(values["features"]),
+                                   seed=int(values["seed"]), n_init=int(values["n_init"]),
+                                   inertia=values.get("inertia"),
+                                   trained_with=values.get("trained_with", "scikit-learn"),
+                                   info=values.get("info", {}))
+        model.k = int(values["k"])
         return model
 
     def save(self, folder: str | Path) -> Path:

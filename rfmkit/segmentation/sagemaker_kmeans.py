@@ -188,15 +188,15 @@ class SageMakerKMeansTrainer:
         runner = SageMakerKMeans(self.cfg, k=model.k, instance_type=self.instance_type,
                                  boto_session=self.boto_session)
         predictions, jobs = runner.fit_predict(standardised, progress=progress)
+        from rfmkit.segmentation.model import KMeansSegmenter
+
         assignments, means = renumber_by_size(predictions, standardised)
-        model.centroids_ = means
-        model.k = len(means)
-        model.inertia_ = float((assignments["distance_to_cluster"] ** 2).sum())
-        model.trained_with_ = "sagemaker"
-        model.info_ = {"training_job": jobs.training_job, "model_artifact": jobs.model_artifact,
-                       "transform_job": jobs.transform_job,
-                       "centroids": "means of assigned customers"}
-        return model, assignments
+        fitted = KMeansSegmenter.from_centroids(
+            means, features=model.features, seed=model.seed, n_init=model.n_init,
+            inertia=float((assignments["distance_to_cluster"] ** 2).sum()), trained_with="sagemaker",
+            info={"training_job": jobs.training_job, "model_artifact": jobs.model_artifact,
+                  "transform_job": jobs.transform_job, "centroids": "means of assigned customers"})
+        return fitted, assignments
 
     def reproduce(self, model, standardised: np.ndarray, assignments: pd.DataFrame) -> str:
         return ("not re-run: another SageMaker training job costs money, and SageMaker's KMeans "

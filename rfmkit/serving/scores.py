@@ -84,3 +84,40 @@ def distribution_by_segment(warehouse: Warehouse) -> pd.DataFrame:
         "churn_probability_p75 AS \"75%\", flagged, revenue_at_risk FROM segment_summary "
         "WHERE scored > 0 ORDER BY revenue_at_risk DESC, segment")
     return table.astype({"customers": int, "flagged": int, "revenue_at_risk": float})
+
+
+@dataclass
+class ScoringRun:
+    chosen: ScoringVersion
+    model: object            # the ServedModel that scored
+    rows: pd.DataFrame       # customer_scores
+    exported: list[Path]
+    seconds: float           # the batch scoring itself
+
+    def __str__(self) -> str:
+        return (f"{len(self.rows):,} customers scored in {self.seconds:.1f} s; {TABLE} and "
+                f"segment_summary built; exported to {', '.join(p.name for p in self.exported)}")
+
+
+def score_every_customer(warehouse: Warehouse, backend, registry, *, require_approved: bool,
+                         via: str, serving, runtime) -> ScoringRun:
+    """Every customer of rfm_scores scored with the registry's chosen version (features as of the
+    RFM snapshot), by the chosen route, written as churn_predictions, customer_scores and
+    segment_summary."""
+    import time
+
+    from rfmkit import rfm
+    from rfmkit.churn.transactions import feature_frame
+    from rfmkit.serving.operations import batch_score, load_registered
+
+    chosen = choose_version(registry, require_approved=require_approved)
+    model, location = load_registered(registry, chosen.version)
+    snapshot = rfm.default_snapshot_date(warehouse)
+    features = feature_frame(warehouse, snapshot, snapshot)
+    started = time.perf_counter()
+    predictions = batch_score(features, model, location, via=via, routes=backend.batch_routes,
+                              serving=serving, runtime=runtime)
+    seconds = time.perf_counter() - started
+    predictions.insert(0, "customer_id", features["customer_id"].to_numpy())
+    rows, exported = customer_scores(warehouse, backend, predictions, chosen, snapshot)
+    return ScoringRun(chosen, model, rows, exported, seconds)

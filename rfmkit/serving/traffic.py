@@ -61,3 +61,49 @@ class Traffic:
 
     def __str__(self) -> str:
         return f"{self.sent:,} requests during the switch: {self.ok:,} answered, {len(self.failures)} failed"
+
+
+def bad_requests(runtime, endpoint: str, rows, model) -> list[tuple[str, str]]:
+    """Three broken requests (a missing column, text in a number column, an empty body) and what
+    the endpoint answered each; a good request must still work afterwards (raises if not)."""
+    from botocore.exceptions import ClientError
+
+    from rfmkit.serving.batch import csv_body
+
+    number = next(c for c in model.columns if model.metadata["kinds"].get(c) == "numeric")
+    broken = rows.head(1).astype(object)
+    broken[number] = "hello"
+    cases = {"a column missing": csv_body(rows.iloc[:, :-1]),
+             f"text in the number column {number}": csv_body(broken), "an empty body": b""}
+    answers = []
+    for problem, body in cases.items():
+        try:
+            runtime.invoke_endpoint(EndpointName=endpoint, ContentType=CSV, Body=body)
+            answers.append((problem, "accepted (it should not be)"))
+        except ClientError as error:
+            answers.append((problem, f"{error.response['Error']['Code']}: "
+                                     f"{error.response['Error']['Message']}"))
+    answers.append(("and a good request", invoke(runtime, endpoint, csv_body(rows.head(1))).decode()))
+    return answers
+
+
+def latency(runtime, endpoint: str, model, sample, *, requests: int, seed: int) -> dict:
+    """Single-row round trips (ms each), a 1,000-row CSV over HTTP, and the same 1,000 rows in
+    this process without HTTP (medians of 5): what a client sees against the model's own cost."""
+    from rfmkit.serving.batch import InProcessScorer, csv_body
+
+    one_row = csv_body(sample[model.columns].head(1))
+    single = measure(runtime, endpoint, one_row, n=int(requests))
+    thousand = sample[model.columns].sample(1000, replace=True, random_state=seed)
+    over_http = float(np.median(measure(runtime, endpoint, csv_body(thousand), n=5, warmup=1)))
+    direct = []
+    scorer = InProcessScorer(model)
+    for _ in range(5):
+        started = time.perf_counter()
+        scorer(thousand)
+        direct.append((time.perf_counter() - started) * 1000)
+    in_process = float(np.median(direct))
+    return {"single_ms": single, "thousand_http_ms": over_http, "thousand_in_process_ms": in_process,
+            "text": (f"Single row: p50 **{np.percentile(single, 50):.1f} ms**, p99 "
+                     f"**{np.percentile(single, 99):.1f} ms**. 1,000 rows: **{over_http:.0f} ms** over "
+                     f"HTTP vs **{in_process:.0f} ms** in process ({over_http / in_process:.1f}×).")}
