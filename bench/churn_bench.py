@@ -19,7 +19,7 @@ CUSTOMERS_PER_ROW = 1.6
 BUILD = r"""
 import pickle, sys
 from rfmkit import rfm
-from rfmkit.churn.transactions import choose_window, transaction_dataset
+from rfmkit.churn.transaction_labels import choose_window, transaction_dataset
 from rfmkit.data.synthetic import generate, rows_at_scale
 from rfmkit.warehouse.duckdb import DuckDBWarehouse
 rows, folder, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]

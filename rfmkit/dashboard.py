@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rfmkit import segments
+from rfmkit import rfm_segments
 from rfmkit.config import RunConfig
-from rfmkit.segments import SEGMENTS
+from rfmkit.rfm_segments import SEGMENTS
 
 TEMPLATE = "dashboard.html.j2"
 FILE_NAME = "dashboard.html"
@@ -98,7 +98,7 @@ def load(cfg: RunConfig) -> DashboardData:
 
 def segment_order(customers: pd.DataFrame) -> list[str]:
     """The kit's segments best to worst, then any others (a custom map) alphabetically."""
-    return segments.segment_order(customers["segment"])
+    return rfm_segments.segment_order(customers["segment"])
 
 
 def segment_colours(order: list[str]) -> dict[str, str]:
@@ -231,7 +231,7 @@ def segment_table(data: DashboardData) -> pd.DataFrame:
     """Per segment, from the segment_summary mart: size, revenue, recency, orders (and churn risk
     once a model has scored), with each segment's rule and suggested action."""
     summary = data.summary.set_index("segment")
-    order = segments.segment_order(summary.index)
+    order = rfm_segments.segment_order(summary.index)
     columns = ["customers", "revenue", "mean_recency_days", "mean_orders"]
     if data.has_churn:
         columns += ["churn_probability_sum", "flagged", "revenue_at_risk"]

@@ -249,7 +249,7 @@ def churn_schema(warehouse, registry, folder: Path):
     `folder`, with five customers' features sent through it; the reason instead when no version
     is registered."""
     from rfmkit import rfm
-    from rfmkit.churn.transactions import feature_frame
+    from rfmkit.churn.transaction_labels import feature_frame
     from rfmkit.serving.operations import load_registered
     from rfmkit.serving.scores import ScoringError, choose_version
 

@@ -47,7 +47,7 @@ def build(warehouse: Warehouse, backend, table: str, model: str, *, order_by: st
 def segment_summary(warehouse: Warehouse, backend) -> tuple[pd.DataFrame, list[Path]]:
     """The one per-segment summary (customers, revenue, churn risk), rebuilt and exported; rows in
     the kit's segment order, best first."""
-    from rfmkit.segments import segment_order
+    from rfmkit.rfm_segments import segment_order
 
     table, model = SEGMENT_SUMMARY
     frame, exported = build(warehouse, backend, table, model, order_by="segment")

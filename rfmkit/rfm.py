@@ -14,8 +14,8 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from rfmkit import segments
-from rfmkit.transactions import SOURCE_VIEW
+from rfmkit import rfm_segments
+from rfmkit.transaction_log import SOURCE_VIEW
 from rfmkit.warehouse.base import Warehouse
 from rfmkit.warehouse.dialect import quote_literal
 
@@ -85,7 +85,7 @@ def fill_parameters(warehouse: Warehouse, order_statuses: Iterable[str] | str) -
     for status in check_statuses(order_statuses):  # user values: bound, never spliced
         warehouse.execute("INSERT INTO rfm_counted_statuses (order_status) VALUES (:status)",
                           {"status": status})
-    table = segments.segment_map()
+    table = rfm_segments.segment_map()
     # The map is the kit's own constants, so one multi-row INSERT with literals is safe and
     # saves 125 round trips on the Redshift Data API.
     values = ",\n".join(
@@ -114,7 +114,7 @@ def score(
     """Run staging → fct_orders → rfm_values → rfm_scores over src_transactions."""
     if not warehouse.table_exists(SOURCE_VIEW):
         raise RfmError(f"{SOURCE_VIEW} does not exist: call rfm.use_olist(warehouse) for Olist, "
-                       f"or rfmkit.transactions.load_transaction_log(...) for your own log")
+                       f"or rfmkit.transaction_log.load_transaction_log(...) for your own log")
     snapshot = check_snapshot_date(snapshot_date)
     fill_parameters(warehouse, order_statuses)
     timings = []
@@ -163,7 +163,7 @@ def segment_summary(warehouse: Warehouse, backend) -> pd.DataFrame:
     frame, _ = marts.segment_summary(warehouse, backend)
     frame = frame[["segment", "customers", "revenue", "mean_recency_days", "mean_orders",
                    "mean_spend"]]
-    described = segments.describe_segments()[["segment", "rule", "action"]]
+    described = rfm_segments.describe_segments()[["segment", "rule", "action"]]
     table = described.merge(frame, on="segment", how="left")
     table["customers"] = table["customers"].fillna(0).astype("int64")
     table["revenue"] = table["revenue"].astype("float64").fillna(0.0)

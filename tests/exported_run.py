@@ -11,10 +11,10 @@ from rfmkit import backends, marts
 from rfmkit.churn import artifact, training
 from rfmkit.churn.datasets import contact_center
 from rfmkit.config import RunConfig
+from rfmkit.rfm_segments import segment_for
 from rfmkit.segmentation import model as km
 from rfmkit.segmentation.features import FeatureTransform
 from rfmkit.segmentation.writeback import customer_segments, write_customer_segments
-from rfmkit.segments import segment_for
 from rfmkit.serving import scores
 from rfmkit.warehouse.duckdb import DuckDBWarehouse
 

@@ -22,7 +22,7 @@ def test_load_suite_runs_and_writes_only_its_report(tmp_path):
     env = {**os.environ, "RFMKIT_BENCH_CACHE": str(tmp_path / "cache")}
     done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--suite", "load",
                            "--load-rows", "30000", "--out", str(out)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
     assert done.returncode == 0, done.stderr[-3000:]
     text = out.read_text()
     section = text.split("<!-- bench:load:begin -->")[1].split("<!-- bench:load:end -->")[0]

@@ -20,7 +20,7 @@ from rfmkit.churn.evaluation import (
 )
 from rfmkit.churn.leakage import guard
 from rfmkit.churn.registry import MlflowRegistry, ModelRef, RegistryError
-from rfmkit.churn.transactions import choose_window, transaction_dataset
+from rfmkit.churn.transaction_labels import choose_window, transaction_dataset
 
 
 def bank_csv(tmp_path, n=400, seed=0):

@@ -120,7 +120,7 @@ def chromium(url: str, tmp_path, *extra: str) -> subprocess.CompletedProcess:
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
                "--virtual-time-budget=20000", "--window-size=1366,2400", *extra, url]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
 
 
 def body_tag(dom: str) -> str:

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.notebooks
 
 def rfmkit_run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "rfmkit", "run", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=900)
+                          text=True, timeout=3600)
 
 
 def printed(run_dir: Path, notebook: str) -> str:

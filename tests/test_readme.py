@@ -123,7 +123,7 @@ def run_block(block: list[str], clone: Path, env: dict[str, str]) -> list[tuple[
             script = "\n".join([*exports, command])
             if kind is None:
                 done = subprocess.run(["bash", "-c", script], cwd=clone, env=env, capture_output=True, text=True,
-                                      timeout=600)
+                                      timeout=3600)
                 results.append((command, done))
                 continue
             server = subprocess.Popen(["bash", "-c", script], cwd=clone, env=env, stdout=subprocess.PIPE,
@@ -178,7 +178,7 @@ def test_every_readme_command_runs_as_written(clone, home):
 def test_every_readme_python_snippet_runs(clone, home):
     for snippet in blocks("python"):
         done = subprocess.run([str(VENV / "bin" / "python"), "-c", snippet], cwd=clone, env=environment(home),
-                              capture_output=True, text=True, timeout=600)
+                              capture_output=True, text=True, timeout=3600)
         assert done.returncode == 0, snippet + "\n" + done.stderr[-2000:]
         assert re.search(r"read ([\d,]+) = loaded \1 \+ rejected 0", done.stdout), done.stdout
 

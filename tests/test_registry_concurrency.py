@@ -63,7 +63,7 @@ def test_another_runs_approval_waits_for_the_demo_and_both_changes_survive(share
     registry.approve("3")  # the other run: blocks until the demo has restored the aliases
     approved_at = time.time()
     released = demo.stdout.readline().split()
-    assert demo.wait(timeout=60) == 0
+    assert demo.wait(timeout=600) == 0  # a hang guard
     assert approved_at >= float(released[1])  # it waited for the demo instead of interleaving
     assert released[2] == "1"  # the demo found production 1 ...
     # ... and the other run's approval came after the demo had put everything back

@@ -45,7 +45,7 @@ def rfmkit(project: Path, *args: str, cwd: Path, **kwargs) -> subprocess.Popen:
 
 
 def finish(process: subprocess.Popen) -> tuple[int, str, str]:
-    out, err = process.communicate(timeout=300)
+    out, err = process.communicate(timeout=1800)
     return process.returncode, out, err
 
 

@@ -234,7 +234,7 @@ def test_the_code_archive_answers_like_the_local_endpoint_without_the_kit_depend
     cases = [("churn", str(churn_dir), parts.x_test.head(5).to_csv(header=False, index=False)),
              ("kmeans", str(kmeans_dir / "model.tar.gz"), points.head(5).to_csv(header=False, index=False))]
     run = subprocess.run([sys.executable, "-c", CONTAINER_CHECK, str(tmp_path / "code"), json.dumps(cases)],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr
     container = json.loads(run.stdout)
     for name, folder, body in cases:

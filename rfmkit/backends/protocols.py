@@ -15,7 +15,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from rfmkit.churn.datasets import ChurnData
     from rfmkit.churn.evaluation import Costs
-    from rfmkit.churn.experiment import Outcome
+    from rfmkit.churn.outcome import Outcome
     from rfmkit.churn.registry import ModelRef, Registered
     from rfmkit.cleanup import Outcomes
     from rfmkit.config import RunConfig

@@ -1,33 +1,24 @@
-"""One churn experiment end to end: split → tune both models → pick on CV AUC (simpler model within
-one standard error) → calibrate → threshold on out-of-fold predictions → evaluate on the held-out
-split → save the artifact and evaluation.json → MLflow run → registry version + gate.
-
-`fit_and_evaluate` and `log_and_register` are what notebook 04 calls (for each data set);
-`train_and_evaluate` is the file-free core that SageMaker's container entry point reuses.
+"""One churn experiment around the core (outcome.py): train with the backend's trainer, an MLflow
+run with parameters, metrics and artefacts, a registry version behind the quality gate, and the
+approval decision. `fit_and_evaluate` and `log_and_register` are what notebooks 04 and 05 call.
 """
 
 from __future__ import annotations
 
-import platform
-from dataclasses import dataclass, replace
 from pathlib import Path
 
-import pandas as pd
 import sklearn
 
-from rfmkit.churn import artifact, training
 from rfmkit.churn.datasets import ChurnData
-from rfmkit.churn.evaluation import (
-    Costs,
-    Evaluation,
-    cost_optimal_threshold,
-    evaluate,
-    holdout_metrics,
-    importance,
-    write_evaluation_json,
+from rfmkit.churn.evaluation import Costs
+from rfmkit.churn.outcome import (  # noqa: F401 - the core, as notebooks and benchmarks know it
+    Outcome,
+    model_folder,
+    model_name,
+    save,
+    train_and_evaluate,
 )
 from rfmkit.churn.registry import ModelRef, Registered
-from rfmkit.config import RunConfig
 
 EXPERIMENT = "rfmkit-churn"
 # MLflow stores scikit-learn models with skops, which refuses types it cannot audit. These are the
@@ -37,89 +28,6 @@ SKOPS_TRUSTED_TYPES = ["numpy.dtype",
                        "sklearn.calibration._CalibratedClassifier",
                        "sklearn.calibration._SigmoidCalibration",
                        "sklearn.model_selection._split.StratifiedKFold"]
-
-
-def model_name(data: ChurnData) -> str:
-    """Registered model name per data set: versions of one name are comparable."""
-    return f"rfmkit-churn-{data.name}"
-
-
-@dataclass
-class Outcome:
-    data: ChurnData
-    parts: training.Split
-    candidates: list[training.Candidate]
-    best: training.Candidate            # its pipeline is the calibrated model that is served
-    evaluation: Evaluation
-    importance: pd.DataFrame
-    choice: str = ""                    # why this model (the one-standard-error rule)
-    holdout: pd.DataFrame | None = None  # both models' hold-out metrics, side by side
-    artifact_path: Path | None = None
-    evaluation_path: Path | None = None
-    registered: Registered | None = None
-    run_id: str | None = None
-    trained_with: str = "scikit-learn (local)"
-    model_uri: str | None = None  # aws: the training job's model.tar.gz on S3
-
-    def comparison(self) -> pd.DataFrame:
-        """Both models: CV AUC (mean, sd, standard error), hold-out AUCs, which was chosen."""
-        table = pd.DataFrame([{"model": c.name, "cv_auc_mean": c.cv_auc_mean,
-                               "cv_auc_std": c.cv_auc_std, "cv_auc_se": c.cv_auc_se,
-                               "chosen": c.name == self.best.name, "best_params": c.best_params}
-                              for c in self.candidates])
-        if self.holdout is not None and not self.holdout.empty:
-            table = table.merge(self.holdout[["model", "holdout_roc_auc", "holdout_pr_auc"]],
-                                on="model", how="left")
-        return table
-
-    def metadata(self) -> dict:
-        """What serving and the registry need to know about the model, stored beside it."""
-        return {"name": model_name(self.data), "model": self.best.name,
-                "columns": list(self.parts.x_train.columns), "kinds": self.data.kinds,
-                "threshold": self.evaluation.threshold,
-                "threshold_source": self.evaluation.threshold_source,
-                "calibration": "sigmoid (Platt) on cross-validated predictions",
-                "choice": self.choice, "positive_label": self.data.positive_label,
-                "label": "1 = churned", "roc_auc": self.evaluation.roc_auc,
-                "candidates": [{"model": c.name, "cv_auc_mean": c.cv_auc_mean,
-                                "cv_auc_std": c.cv_auc_std, "best_params": c.best_params}
-                               for c in self.candidates],
-                "sklearn": sklearn.__version__, "python": platform.python_version()}
-
-
-def train_and_evaluate(data: ChurnData, costs: Costs, *, budget: int = 6, folds: int = 5,
-                       seed: int = 42, progress=print) -> Outcome:
-    """Split, tune both models, choose on CV AUC, calibrate, pick the threshold out of fold, and
-    evaluate on the held-out part (no files)."""
-    parts = training.split(data, seed=seed)
-    candidates = training.train_all(data, parts, budget=budget, folds=folds, seed=seed,
-                                    progress=progress)
-    choice = training.choose(candidates)
-    progress(f"chosen: {choice.reason}")
-    calibrated = training.calibrate(choice.chosen, parts, folds=folds, seed=seed)
-    threshold, oof_cost = cost_optimal_threshold(parts.y_train.to_numpy(),
-                                                 calibrated.oof_probability, costs)
-    best = replace(choice.chosen, pipeline=calibrated.pipeline)
-    result = evaluate(best.pipeline, parts.x_test, parts.y_test, costs, threshold=threshold,
-                      threshold_source="out-of-fold on the training part",
-                      cv_auc=(best.cv_auc_mean, best.cv_auc_std),
-                      uncalibrated=choice.chosen.pipeline, oof_expected_cost=oof_cost)
-    result.curves.update(oof_probability=calibrated.oof_probability,
-                         oof_uncalibrated=calibrated.oof_uncalibrated, oof_y=parts.y_train.to_numpy())
-    ranked = importance(best.pipeline, parts.x_test, parts.y_test, seed=seed)
-    return Outcome(data, parts, candidates, best, result, ranked, choice=choice.reason,
-                   holdout=holdout_metrics(candidates, parts.x_test, parts.y_test))
-
-
-def save(outcome: Outcome, folder: Path) -> Outcome:
-    """model.tar.gz (pipeline + metadata) and evaluation.json in `folder`."""
-    outcome.artifact_path = artifact.save(outcome.best.pipeline, outcome.metadata(), folder)
-    outcome.evaluation_path = write_evaluation_json(outcome.evaluation, folder / "evaluation.json")
-    return outcome
-
-
-def model_folder(cfg: RunConfig, data: ChurnData) -> Path:
-    return cfg.run_dir / "models" / f"churn-{data.name}"
 
 
 class LocalChurnTrainer:
@@ -203,7 +111,7 @@ def load_data(source: str, warehouse, *, cutoff_date: str = "", horizon_days: in
     "transactions" (labels from the warehouse: no purchase within `horizon_days` after the
     cutoff), or the path of any labelled CSV."""
     from rfmkit.churn.datasets import contact_center, read_labelled_csv
-    from rfmkit.churn.transactions import choose_window, transaction_dataset
+    from rfmkit.churn.transaction_labels import choose_window, transaction_dataset
 
     if source == "contact_center":
         return contact_center()
@@ -222,7 +130,7 @@ def transaction_churn(warehouse, backend, costs: Costs, *, cutoff_date: str, hor
     figure saved, logged and registered (approval stays the caller's decision)."""
     from rfmkit import plots
     from rfmkit.churn.leakage import guard
-    from rfmkit.churn.transactions import choose_window, transaction_dataset
+    from rfmkit.churn.transaction_labels import choose_window, transaction_dataset
 
     window = choose_window(warehouse, cutoff_date, horizon_days)
     progress(f"transaction labels: {window}")

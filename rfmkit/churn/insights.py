@@ -6,7 +6,7 @@ from datetime import date
 
 import pandas as pd
 
-from rfmkit.churn.transactions import feature_frame
+from rfmkit.churn.transaction_labels import feature_frame
 from rfmkit.warehouse.base import Warehouse
 
 

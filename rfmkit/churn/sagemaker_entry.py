@@ -34,7 +34,7 @@ def read_training_csv(path: Path, kinds: dict[str, str], name: str) -> ChurnData
 
 
 def main(env: dict[str, str] | None = None) -> Path:
-    from rfmkit.churn.experiment import train_and_evaluate
+    from rfmkit.churn.outcome import train_and_evaluate
 
     env = dict(os.environ if env is None else env)
     hps = json.loads(env.get("SM_HPS", "{}"))

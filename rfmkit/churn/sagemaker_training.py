@@ -108,7 +108,7 @@ class SageMakerChurnTrainer:
 
     def fit_and_evaluate(self, data: ChurnData, costs: Costs, *, budget: int = 6, folds: int = 5,
                          seed: int = 42, progress=print, folder: Path | None = None):
-        from rfmkit.churn.experiment import Outcome, model_folder
+        from rfmkit.churn.outcome import Outcome, model_folder
 
         parts = training.split(data, seed=seed)  # the same seeded split as the container's
         train_uri = self.upload(data)

@@ -1,4 +1,5 @@
-"""The Olist tables the workshop uses: their schema, and readers for the real Kaggle download.
+"""Where the Olist files come from: a folder, the Kaggle zip, an S3 prefix, the Kaggle API, or the
+generator (schemas.py describes the tables).
 
 Kaggle dataset `olistbr/brazilian-ecommerce` (CC BY-NC-SA 4.0) ships nine CSVs; the workshop uses
 three. Sources accepted: a folder (searched recursively), the Kaggle zip, an S3 prefix, or the
@@ -10,65 +11,22 @@ from __future__ import annotations
 import os
 import shutil
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
+
+# The schemas live in schemas.py; re-exported because notebooks and users know them as
+# olist.TABLES, olist.PAYMENTS, ...
+from rfmkit.data.schemas import (  # noqa: F401
+    CUSTOMERS,
+    ORDER_STATUSES,
+    ORDERS,
+    PAYMENT_TYPES,
+    PAYMENTS,
+    TABLES,
+    TableSpec,
+)
 
 KAGGLE_DATASET = "olistbr/brazilian-ecommerce"
 KAGGLE_ZIP = "brazilian-ecommerce.zip"
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """One raw table: its Kaggle file, columns in file order, keys and checks."""
-
-    table: str
-    file_name: str
-    columns: tuple[str, ...]
-    primary_key: tuple[str, ...]
-    not_null: tuple[str, ...] = ()
-    references: tuple[tuple[str, str, str], ...] = ()  # (column, other table, other column)
-    non_negative: tuple[str, ...] = ()
-    timestamps: tuple[str, ...] = ()
-    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-
-ORDER_STATUSES = ("delivered", "shipped", "canceled", "unavailable", "invoiced", "processing",
-                  "created", "approved")
-PAYMENT_TYPES = ("credit_card", "boleto", "voucher", "debit_card", "not_defined")
-
-CUSTOMERS = TableSpec(
-    table="olist_customers",
-    file_name="olist_customers_dataset.csv",
-    columns=("customer_id", "customer_unique_id", "customer_zip_code_prefix", "customer_city",
-             "customer_state"),
-    primary_key=("customer_id",),
-    not_null=("customer_id", "customer_unique_id"),
-)
-ORDERS = TableSpec(
-    table="olist_orders",
-    file_name="olist_orders_dataset.csv",
-    columns=("order_id", "customer_id", "order_status", "order_purchase_timestamp",
-             "order_approved_at", "order_delivered_carrier_date",
-             "order_delivered_customer_date", "order_estimated_delivery_date"),
-    primary_key=("order_id",),
-    not_null=("order_id", "customer_id", "order_status", "order_purchase_timestamp"),
-    references=(("customer_id", "olist_customers", "customer_id"),),
-    timestamps=("order_purchase_timestamp", "order_approved_at", "order_delivered_carrier_date",
-                "order_delivered_customer_date", "order_estimated_delivery_date"),
-    categories={"order_status": ORDER_STATUSES},
-)
-PAYMENTS = TableSpec(
-    table="olist_order_payments",
-    file_name="olist_order_payments_dataset.csv",
-    columns=("order_id", "payment_sequential", "payment_type", "payment_installments",
-             "payment_value"),
-    primary_key=("order_id", "payment_sequential"),
-    not_null=("order_id", "payment_sequential", "payment_type", "payment_value"),
-    references=(("order_id", "olist_orders", "order_id"),),
-    non_negative=("payment_installments", "payment_value"),
-    categories={"payment_type": PAYMENT_TYPES},
-)
-TABLES: dict[str, TableSpec] = {t.table: t for t in (CUSTOMERS, ORDERS, PAYMENTS)}
 
 
 class OlistSourceError(FileNotFoundError):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rfmkit.data.olist import TABLES, TableSpec
+from rfmkit.data.schemas import TABLES, TableSpec
 from rfmkit.warehouse.base import Warehouse
 from rfmkit.warehouse.dialect import quote_ident, quote_table
 

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rfmkit.data.olist import CUSTOMERS, ORDERS, PAYMENTS
+from rfmkit.data.schemas import CUSTOMERS, ORDERS, PAYMENTS
 
 # ---------------------------------------------------------------- calibration facts
 ORDERS_AT_SCALE_1 = 99_441

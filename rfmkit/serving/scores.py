@@ -107,7 +107,7 @@ def score_every_customer(warehouse: Warehouse, backend, registry, *, require_app
     import time
 
     from rfmkit import rfm
-    from rfmkit.churn.transactions import feature_frame
+    from rfmkit.churn.transaction_labels import feature_frame
     from rfmkit.serving.operations import batch_score, load_registered
 
     chosen = choose_version(registry, require_approved=require_approved)

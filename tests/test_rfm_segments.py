@@ -7,16 +7,16 @@ from itertools import product
 
 import pytest
 
-from rfmkit import segments
-from rfmkit.segments import ANY, Segment, SegmentMapError
+from rfmkit import rfm_segments
+from rfmkit.rfm_segments import ANY, Segment, SegmentMapError
 
 
 def test_every_code_maps_to_exactly_one_segment():
-    table = segments.segment_map()
+    table = rfm_segments.segment_map()
     assert len(table) == 125 and table["rfm_code"].is_unique
     assert set(table["rfm_code"]) == {f"{r}{f}{m}" for r, f, m in product(range(1, 6), repeat=3)}
     for row in table.itertuples():
-        matching = [s.name for s in segments.SEGMENTS if s.contains(row.r_score, row.f_score,
+        matching = [s.name for s in rfm_segments.SEGMENTS if s.contains(row.r_score, row.f_score,
                                                                      row.m_score)]
         assert matching == [row.segment]
 
@@ -37,8 +37,8 @@ def _ranges_from_rule(rule: str) -> dict[str, tuple[int, int]]:
 
 def test_description_is_consistent_with_the_map():
     """Each segment's published rule, read back from its text, selects exactly its codes."""
-    described = segments.describe_segments()
-    table = segments.segment_map()
+    described = rfm_segments.describe_segments()
+    table = rfm_segments.segment_map()
     for row in described.itertuples():
         ranges = _ranges_from_rule(row.rule)
         selected = {f"{r}{f}{m}" for r, f, m in product(range(1, 6), repeat=3)
@@ -50,28 +50,28 @@ def test_description_is_consistent_with_the_map():
 
 
 def test_well_known_codes():
-    assert segments.segment_for(5, 5, 5) == "Champions"
-    assert segments.segment_for(5, 1, 1) == "New"
-    assert segments.segment_for(1, 5, 5) == "Can't lose"
-    assert segments.segment_for(1, 1, 1) == "Lost"
-    assert segments.segment_for(1, 1, 5) == "Hibernating"
-    assert segments.segment_for(3, 3, 3) == "Need attention"
-    assert set(segments.SEGMENT_NAMES) == {
+    assert rfm_segments.segment_for(5, 5, 5) == "Champions"
+    assert rfm_segments.segment_for(5, 1, 1) == "New"
+    assert rfm_segments.segment_for(1, 5, 5) == "Can't lose"
+    assert rfm_segments.segment_for(1, 1, 1) == "Lost"
+    assert rfm_segments.segment_for(1, 1, 5) == "Hibernating"
+    assert rfm_segments.segment_for(3, 3, 3) == "Need attention"
+    assert set(rfm_segments.SEGMENT_NAMES) == {
         "Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention",
         "About to sleep", "At risk", "Can't lose", "Hibernating", "Lost"}
 
 
 def test_a_gap_or_an_overlap_in_the_rules_is_an_error():
-    gap = tuple(s for s in segments.SEGMENTS if s.name != "Lost")
+    gap = tuple(s for s in rfm_segments.SEGMENTS if s.name != "Lost")
     with pytest.raises(SegmentMapError, match="no segment"):
-        segments.segment_map(gap)
-    overlap = segments.SEGMENTS + (Segment("Everyone", ANY, ANY, ANY, "all", "none"),)
+        rfm_segments.segment_map(gap)
+    overlap = rfm_segments.SEGMENTS + (Segment("Everyone", ANY, ANY, ANY, "all", "none"),)
     with pytest.raises(SegmentMapError, match="several segments"):
-        segments.segment_map(overlap)
+        rfm_segments.segment_map(overlap)
 
 
 def test_grid_shows_a_name_in_every_cell():
-    grid = segments.segment_grid()
+    grid = rfm_segments.segment_grid()
     assert grid.shape == (5, 5)
     assert grid.loc[5, 5] == "Champions"
     assert grid.loc[1, 1] == "Lost / Hibernating"  # M splits the long-gone, rare corner

@@ -9,7 +9,7 @@ import pytest
 from rfm_reference import rfm_reference
 
 from rfmkit import rfm
-from rfmkit.transactions import (
+from rfmkit.transaction_log import (
     MappingError,
     TransactionMapping,
     load_transaction_log,
