@@ -13,7 +13,7 @@ import nbformat
 import pandas as pd
 import pytest
 from test_churn import bank_csv
-from test_transactions import cdnow_file
+from test_transaction_log import cdnow_file
 
 pytestmark = pytest.mark.notebooks
 
