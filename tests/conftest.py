@@ -45,26 +45,70 @@ def write_payments(path: Path, rows: list[str], header: str = PAYMENTS_HEADER) -
     return path
 
 
-@pytest.fixture(scope="session")
-def batch_run(tmp_path_factory):
-    """One `rfmkit run` of every batch notebook with small parameters (scale 0.02, a search budget of
-    2 over 3 folds), as `make run` does it, in a stand-in for a fresh clone (the project's files
-    linked into a new folder, runs/ empty before). Shared by the runner's checks of every notebook's
-    outputs and the README test, so the batch runs once."""
+BATCH_KEY = pytest.StashKey[dict]()
+
+
+def _start_batch() -> dict:
+    """Start one `rfmkit run` of every batch notebook with small parameters (scale 0.02, a search
+    budget of 2 over 3 folds), as `make run` does it, in a stand-in for a fresh clone (the project's
+    files linked into a new folder, runs/ empty before). Output goes to files (a pipe nobody reads
+    while other tests run could fill up and stall it)."""
     import subprocess
     import sys
-    from types import SimpleNamespace
+    import tempfile
 
     from rfmkit.paths import PROJECT_ROOT
 
-    root = tmp_path_factory.mktemp("clone")
+    root = Path(tempfile.mkdtemp(prefix="rfmkit-clone-"))
     for entry in PROJECT_ROOT.iterdir():
         if entry.name not in {"runs", ".git", ".pytest_cache", ".ruff_cache"}:
             (root / entry.name).symlink_to(entry)
-    run_dir = root / "runs" / "20260101-000000"
     env = {k: v for k, v in os.environ.items()
            if k not in ("RFMKIT_DRY_RUN", "RFMKIT_RUN_DIR", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    result = subprocess.run([sys.executable, "-m", "rfmkit", "run", "-p", "scale=0.02", "-p", "search_budget=2",
-                             "-p", "cv_folds=3", "--run-dir", "runs/20260101-000000"], cwd=root, env=env,
-                            capture_output=True, text=True, timeout=3600)  # a hang guard, not a speed limit
-    return SimpleNamespace(root=root, run_dir=run_dir, result=result)
+    args = [sys.executable, "-m", "rfmkit", "run", "-p", "scale=0.02", "-p", "search_budget=2",
+            "-p", "cv_folds=3", "--run-dir", "runs/20260101-000000"]
+    out, err = (root.parent / f"{root.name}.stdout").open("w+"), (root.parent / f"{root.name}.stderr").open("w+")
+    process = subprocess.Popen(args, cwd=root, env=env, stdout=out, stderr=err, text=True)
+    return {"root": root, "args": args, "process": process, "out": out, "err": err}
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The shared batch run starts as soon as the tests are collected, when any of them needs it,
+    so that it runs beside the tests that come before its users instead of holding them up."""
+    if any("batch_run" in getattr(item, "fixturenames", ()) for item in items):
+        config.stash[BATCH_KEY] = _start_batch()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import shutil
+
+    started = session.config.stash.get(BATCH_KEY, None)
+    if started is None:
+        return
+    if started["process"].poll() is None:  # the run was not needed after all (e.g. -x stopped early)
+        started["process"].kill()
+        started["process"].wait()
+    for handle in (started["out"], started["err"]):
+        handle.close()
+        Path(handle.name).unlink(missing_ok=True)
+    shutil.rmtree(started["root"], ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def batch_run(request):
+    """The shared batch run's folder and result (the run started at collection; see above), for
+    the runner's checks of every notebook's outputs and the README test."""
+    import subprocess
+    from types import SimpleNamespace
+
+    started = request.config.stash.get(BATCH_KEY, None)
+    if started is None:  # collected by a plugin that bypassed the hook: start it now
+        started = request.config.stash[BATCH_KEY] = _start_batch()
+    returncode = started["process"].wait(timeout=3600)  # a hang guard, not a speed limit
+    output = []
+    for handle in (started["out"], started["err"]):
+        handle.seek(0)
+        output.append(handle.read())
+    root = started["root"]
+    return SimpleNamespace(root=root, run_dir=root / "runs" / "20260101-000000",
+                           result=subprocess.CompletedProcess(started["args"], returncode, *output))

@@ -99,15 +99,13 @@ def test_batch_routes_agree_and_a_wrong_route_is_named(tmp_path, monkeypatch):
     try:
         runtime = kit.runtime_client(server)
         assert dict(os.environ) == before  # the client is pointed at the server, the process is not
-        local = operations.batch_score(frame, model, str(path), via="auto", routes=kit.batch_routes,
-                                       serving=server, progress=False)
-        remote = operations.batch_score(frame, model, str(path), via="endpoint", routes=kit.batch_routes,
-                                        serving=server, runtime=runtime, progress=False)
+        scorer = kit.batch_scorer(server, runtime)
+        local = scorer.score(frame, model, str(path), via="auto", progress=False)
+        remote = scorer.score(frame, model, str(path), via="endpoint", progress=False)
         assert "rfmkit-batch-scoring" not in [e["name"] for e in server.endpoints.describe()]  # removed after
         with pytest.raises(ConfigError, match="batch_via='transform' is not available on this backend; "
                                               "use one of auto, in-process, endpoint"):
-            operations.batch_score(frame, model, str(path), via="transform", routes=kit.batch_routes,
-                                   serving=server)
+            scorer.score(frame, model, str(path), via="transform")
     finally:
         operations.shutdown(server, [])
     assert server.record is not None and not server.record.exists()

@@ -118,6 +118,11 @@ class AwsBackend:
     def runtime_client(self, serving):
         return self.session.client("sagemaker-runtime")
 
+    def batch_scorer(self, serving, runtime=None):
+        from rfmkit.serving.operations import BatchScorer
+
+        return BatchScorer(self.batch_routes, serving, runtime)
+
     def exporter(self):
         from rfmkit.exports import S3Exporter
         from rfmkit.sagemaker_jobs import s3_uri

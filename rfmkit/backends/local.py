@@ -77,6 +77,11 @@ class LocalBackend:
 
         return runtime_client_for(serving.url, self.cfg.aws.region)
 
+    def batch_scorer(self, serving, runtime=None):
+        from rfmkit.serving.operations import BatchScorer
+
+        return BatchScorer(self.batch_routes, serving, runtime)
+
     def exporter(self):
         from rfmkit.exports import LocalExporter
 

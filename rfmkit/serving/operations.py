@@ -52,6 +52,19 @@ def batch_score(frame: pd.DataFrame, model: ServedModel, model_location: str, *,
         serving.remove(endpoint)
 
 
+class BatchScorer:
+    """Scores every row of a frame by one of the backend's routes (what `backend.batch_scorer`
+    hands out): the same `score` call on both backends."""
+
+    def __init__(self, routes: tuple[str, ...], serving, runtime=None):
+        self.routes, self.serving, self.runtime = routes, serving, runtime
+
+    def score(self, frame: pd.DataFrame, model: ServedModel, model_location: str, *,
+              via: str = "auto", progress: bool = True) -> pd.DataFrame:
+        return batch_score(frame, model, model_location, via=via, routes=self.routes,
+                           serving=self.serving, runtime=self.runtime, progress=progress)
+
+
 def shutdown(serving, endpoints: list[str]) -> list[str]:
     """Remove the named endpoints (deleting them on AWS) and stop serving."""
     for endpoint in endpoints:

@@ -108,15 +108,14 @@ def score_every_customer(warehouse: Warehouse, backend, registry, *, require_app
 
     from rfmkit import rfm
     from rfmkit.churn.transaction_labels import feature_frame
-    from rfmkit.serving.operations import batch_score, load_registered
+    from rfmkit.serving.operations import load_registered
 
     chosen = choose_version(registry, require_approved=require_approved)
     model, location = load_registered(registry, chosen.version)
     snapshot = rfm.default_snapshot_date(warehouse)
     features = feature_frame(warehouse, snapshot, snapshot)
     started = time.perf_counter()
-    predictions = batch_score(features, model, location, via=via, routes=backend.batch_routes,
-                              serving=serving, runtime=runtime)
+    predictions = backend.batch_scorer(serving, runtime).score(features, model, location, via=via)
     seconds = time.perf_counter() - started
     predictions.insert(0, "customer_id", features["customer_id"].to_numpy())
     rows, exported = customer_scores(warehouse, backend, predictions, chosen, snapshot)
