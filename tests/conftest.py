@@ -50,7 +50,8 @@ BATCH_KEY = pytest.StashKey[dict]()
 
 def _start_batch() -> dict:
     """Start one `rfmkit run` of every batch notebook with small parameters (scale 0.02, a search
-    budget of 2 over 3 folds), as `make run` does it, in a stand-in for a fresh clone (the project's
+    budget of 2 over 3 folds, 20 latency requests, no challenger demo: test_notebooks runs the demo
+    at the defaults), as `make run` does it, in a stand-in for a fresh clone (the project's
     files linked into a new folder, runs/ empty before). Output goes to files (a pipe nobody reads
     while other tests run could fill up and stall it)."""
     import subprocess
@@ -66,17 +67,11 @@ def _start_batch() -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in ("RFMKIT_DRY_RUN", "RFMKIT_RUN_DIR", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     args = [sys.executable, "-m", "rfmkit", "run", "-p", "scale=0.02", "-p", "search_budget=2",
-            "-p", "cv_folds=3", "--run-dir", "runs/20260101-000000"]
+            "-p", "cv_folds=3", "-p", "latency_requests=20", "-p", "challenger_demo=false",
+            "--run-dir", "runs/20260101-000000"]
     out, err = (root.parent / f"{root.name}.stdout").open("w+"), (root.parent / f"{root.name}.stderr").open("w+")
     process = subprocess.Popen(args, cwd=root, env=env, stdout=out, stderr=err, text=True)
     return {"root": root, "args": args, "process": process, "out": out, "err": err}
-
-
-def pytest_collection_modifyitems(session, config, items):
-    """The shared batch run starts as soon as the tests are collected, when any of them needs it,
-    so that it runs beside the tests that come before its users instead of holding them up."""
-    if any("batch_run" in getattr(item, "fixturenames", ()) for item in items):
-        config.stash[BATCH_KEY] = _start_batch()
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -85,7 +80,7 @@ def pytest_sessionfinish(session, exitstatus):
     started = session.config.stash.get(BATCH_KEY, None)
     if started is None:
         return
-    if started["process"].poll() is None:  # the run was not needed after all (e.g. -x stopped early)
+    if started["process"].poll() is None:  # interrupted while it ran
         started["process"].kill()
         started["process"].wait()
     for handle in (started["out"], started["err"]):
@@ -96,14 +91,13 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture(scope="session")
 def batch_run(request):
-    """The shared batch run's folder and result (the run started at collection; see above), for
-    the runner's checks of every notebook's outputs and the README test."""
+    """The shared batch run's folder and result, for the runner's checks of every notebook's
+    outputs and the README test. It runs alone: beside other CPU-bound tests, scikit-learn's
+    OpenMP threads on two cores slow both down several times over."""
     import subprocess
     from types import SimpleNamespace
 
-    started = request.config.stash.get(BATCH_KEY, None)
-    if started is None:  # collected by a plugin that bypassed the hook: start it now
-        started = request.config.stash[BATCH_KEY] = _start_batch()
+    started = request.config.stash[BATCH_KEY] = _start_batch()
     returncode = started["process"].wait(timeout=3600)  # a hang guard, not a speed limit
     output = []
     for handle in (started["out"], started["err"]):

@@ -84,6 +84,20 @@ def test_append_mode_skips_a_file_already_loaded(warehouse, tmp_path):
     assert warehouse.row_count("olist_order_payments") == 15
 
 
+def test_append_of_a_folder_loads_the_new_file_and_records_the_known_one_as_skipped(warehouse, tmp_path):
+    folder = tmp_path / "drops"
+    folder.mkdir()
+    write_payments(folder / "a.csv", good_rows(10))
+    warehouse.load_csv("olist_order_payments", folder, mode="append")
+    write_payments(folder / "b.csv", good_rows(5, start=10))  # the next day's drop lands beside it
+    report = warehouse.load_csv("olist_order_payments", folder, mode="append")
+    assert (report.status, report.rows_read, report.rows_loaded) == ("loaded", 5, 5)
+    assert warehouse.row_count("olist_order_payments") == 15
+    audit = warehouse.load_history("olist_order_payments").query("load_id == @report.load_id")
+    status = dict(zip(audit["file_name"].map(lambda f: f.rsplit("/", 1)[-1]), audit["status"], strict=True))
+    assert status == {"a.csv": "skipped", "b.csv": "loaded"}
+
+
 def test_merge_mode_upserts_on_key(warehouse, tmp_path):
     warehouse.load_csv("olist_order_payments", write_payments(tmp_path / "a.csv", good_rows(10)))
     changed = [f"{i:032x},1,boleto,1,99.00" for i in range(5, 15)]

@@ -64,3 +64,6 @@ def test_notebook_runs_top_to_bottom_with_its_defaults(path, attendee_run):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     assert (attendee_run["run_dir"] / "warehouse.duckdb").exists()
+    if path.stem == "05_deploy_endpoint":  # the challenger was staged, promoted and rolled back
+        printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+        assert "production: version 1 → promote → 2 → rollback → 1" in printed and ", 0 failed" in printed

@@ -88,13 +88,11 @@ def test_run_all_notebooks_with_smoke_parameters(batch_run):
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     client = mlflow.MlflowClient()
-    # notebook 05: the challenger was staged, promoted and rolled back: production is still version 1
+    # notebook 05 (challenger_demo=false here; test_notebooks runs the demo): production is version 1
     assert str(client.get_model_version_by_alias("rfmkit-churn-contact_center", "production").version) == "1"
-    assert str(client.get_model_version_by_alias("rfmkit-churn-contact_center", "candidate").version) == "2"
     serve_book = nbformat.read(run_dir / "notebooks" / "05_deploy_endpoint.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for c in serve_book.cells if c.cell_type == "code" for o in c.outputs)
-    assert "production: version 1 → promote → 2 → rollback → 1" in printed and ", 0 failed" in printed
-    assert "accepted?!" not in printed and printed.count("ValidationError") == 3
+    assert "should not be" not in printed and printed.count("ValidationError") == 3
     # every customer scored once, written back and exported; the approval flag tells the truth
     assert summary["tables"]["customer_scores"] == scored
     scores = pd.read_csv(run_dir / "exports" / "customer_scores_000.csv")

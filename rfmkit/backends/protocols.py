@@ -54,7 +54,8 @@ class ChurnTrainer(Protocol):
     """Tunes, calibrates and evaluates the churn models; same Outcome on both backends."""
 
     def fit_and_evaluate(self, data: ChurnData, costs: Costs, *, budget: int, folds: int,
-                         seed: int, progress: Callable, folder: Path) -> Outcome: ...
+                         seed: int, progress: Callable, folder: Path, explain: bool = True
+                         ) -> Outcome: ...
     def model_ref(self, outcome: Outcome, tracked_uri: str) -> ModelRef: ...
 
 

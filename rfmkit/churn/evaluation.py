@@ -182,6 +182,11 @@ def importance(pipeline, x_test: pd.DataFrame, y_test: pd.Series, *, seed: int =
             .sort_values("auc_drop_mean", ascending=False).reset_index(drop=True))
 
 
+def no_importance() -> pd.DataFrame:
+    """What `importance` returns, empty: for a model nobody reads the importances of."""
+    return pd.DataFrame(columns=["column", "auc_drop_mean", "auc_drop_std"])
+
+
 def label_based_auc(y_true, probability, threshold: float = 0.5) -> float:
     """The reference projects' mistake, kept to show the difference: AUC of 0/1 predictions."""
     return float(roc_auc_score(y_true, (np.asarray(probability) >= threshold).astype(int)))

@@ -34,9 +34,10 @@ class LocalChurnTrainer:
     """Trains in this process with scikit-learn (the local backend's churn trainer)."""
 
     def fit_and_evaluate(self, data: ChurnData, costs: Costs, *, budget: int = 6, folds: int = 5,
-                         seed: int = 42, progress=print, folder: Path) -> Outcome:
+                         seed: int = 42, progress=print, folder: Path, explain: bool = True
+                         ) -> Outcome:
         outcome = train_and_evaluate(data, costs, budget=budget, folds=folds, seed=seed,
-                                     progress=progress)
+                                     progress=progress, explain=explain)
         return save(outcome, folder)
 
     def model_ref(self, outcome: Outcome, tracked_uri: str) -> ModelRef:
@@ -45,12 +46,14 @@ class LocalChurnTrainer:
 
 
 def fit_and_evaluate(data: ChurnData, backend, costs: Costs, *, budget: int = 6, folds: int = 5,
-                     seed: int = 42, progress=print, folder: Path | None = None) -> Outcome:
+                     seed: int = 42, progress=print, folder: Path | None = None,
+                     explain: bool = True) -> Outcome:
     """Train with the backend's churn trainer (scikit-learn here, or a SageMaker job); the same
-    Outcome either way. Files go to `folder` (default: the run's models/churn-<data>)."""
+    Outcome either way. Files go to `folder` (default: the run's models/churn-<data>).
+    explain=False skips the permutation importance (a challenger nobody plots)."""
     return backend.churn_trainer().fit_and_evaluate(
         data, costs, budget=budget, folds=folds, seed=seed, progress=progress,
-        folder=folder or model_folder(backend.cfg, data))
+        folder=folder or model_folder(backend.cfg, data), explain=explain)
 
 
 def log_and_register(outcome: Outcome, backend, *, min_auc: float, seed: int, costs: Costs,

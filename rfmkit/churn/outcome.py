@@ -22,6 +22,7 @@ from rfmkit.churn.evaluation import (
     evaluate,
     holdout_metrics,
     importance,
+    no_importance,
     write_evaluation_json,
 )
 from rfmkit.churn.registry import Registered
@@ -77,7 +78,7 @@ class Outcome:
 
 
 def train_and_evaluate(data: ChurnData, costs: Costs, *, budget: int = 6, folds: int = 5,
-                       seed: int = 42, progress=print) -> Outcome:
+                       seed: int = 42, progress=print, explain: bool = True) -> Outcome:
     """Split, tune both models, choose on CV AUC, calibrate, pick the threshold out of fold, and
     evaluate on the held-out part (no files)."""
     parts = training.split(data, seed=seed)
@@ -95,7 +96,9 @@ def train_and_evaluate(data: ChurnData, costs: Costs, *, budget: int = 6, folds:
                       uncalibrated=choice.chosen.pipeline, oof_expected_cost=oof_cost)
     result.curves.update(oof_probability=calibrated.oof_probability,
                          oof_uncalibrated=calibrated.oof_uncalibrated, oof_y=parts.y_train.to_numpy())
-    ranked = importance(best.pipeline, parts.x_test, parts.y_test, seed=seed)
+    # permutation importance is a third of the work on small data: skipped when nobody reads it
+    ranked = importance(best.pipeline, parts.x_test, parts.y_test, seed=seed) if explain \
+        else no_importance()
     return Outcome(data, parts, candidates, best, result, ranked, choice=choice.reason,
                    holdout=holdout_metrics(candidates, parts.x_test, parts.y_test))
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rfmkit.churn import artifact, training
 from rfmkit.churn.datasets import ChurnData
-from rfmkit.churn.evaluation import Costs, evaluate, importance, write_evaluation_json
+from rfmkit.churn.evaluation import Costs, evaluate, importance, no_importance, write_evaluation_json
 from rfmkit.churn.sagemaker_entry import DATA_FILE, LABEL
 from rfmkit.config import RunConfig
 from rfmkit.paths import PROJECT_ROOT
@@ -107,7 +107,8 @@ class SageMakerChurnTrainer:
         return finished_job(self.sagemaker, trainer)[1]
 
     def fit_and_evaluate(self, data: ChurnData, costs: Costs, *, budget: int = 6, folds: int = 5,
-                         seed: int = 42, progress=print, folder: Path | None = None):
+                         seed: int = 42, progress=print, folder: Path | None = None,
+                         explain: bool = True):
         from rfmkit.churn.outcome import Outcome, model_folder
 
         parts = training.split(data, seed=seed)  # the same seeded split as the container's
@@ -130,7 +131,8 @@ class SageMakerChurnTrainer:
                           threshold_source=metadata.get("threshold_source", "chosen in the training job"),
                           cv_auc=(best.cv_auc_mean, best.cv_auc_std))
         outcome = Outcome(data, parts, candidates, best, result,
-                          importance(pipeline, parts.x_test, parts.y_test, seed=seed),
+                          importance(pipeline, parts.x_test, parts.y_test, seed=seed) if explain
+                          else no_importance(),
                           choice=metadata.get("choice", ""),
                           artifact_path=local, trained_with=f"SageMaker ({model_uri})",
                           model_uri=model_uri)

@@ -181,6 +181,7 @@ class Warehouse(ABC):
         except Exception as exc:
             if in_transaction:
                 self._rollback()
+            _report_under_names(report, plan)
             report.status = "failed"
             report.message = "; ".join(filter(None, [str(exc).splitlines()[0][:1000], report.message]))
             report.seconds = time.perf_counter() - t0
@@ -415,9 +416,10 @@ def _truthy(value: Any) -> bool:
 
 
 def _report_under_names(report: LoadReport, plan: LoadPlan) -> None:
-    """Report files under their names (S3 URIs for remote objects) instead of local copies."""
+    """Counts and rejects under the files' names (S3 URIs for remote objects) instead of their
+    local copies. report.files keeps every file of the source: those append mode skipped are
+    recorded as skipped."""
     rename = {str(p): n for p, n in zip(plan.files, plan.names, strict=True)}
-    report.files = list(plan.names)
     report.file_counts = {rename.get(k, k): v for k, v in report.file_counts.items()}
     if len(report.rejects):
         report.rejects = report.rejects.assign(
