@@ -49,11 +49,9 @@ BATCH_KEY = pytest.StashKey[dict]()
 
 
 def _start_batch() -> dict:
-    """Start one `rfmkit run` of every batch notebook with small parameters (scale 0.02, a search
-    budget of 2 over 3 folds, 20 latency requests, no challenger demo: test_notebooks runs the demo
-    at the defaults), as `make run` does it, in a stand-in for a fresh clone (the project's
-    files linked into a new folder, runs/ empty before). Output goes to files (a pipe nobody reads
-    while other tests run could fill up and stall it)."""
+    """Start one `rfmkit run` of every batch notebook with the notebooks' defaults, exactly what
+    `make run` does, in a stand-in for a fresh clone (the project's files linked into a new folder,
+    runs/ empty before). Output goes to files (a pipe could fill up and stall it)."""
     import subprocess
     import sys
     import tempfile
@@ -66,9 +64,7 @@ def _start_batch() -> dict:
             (root / entry.name).symlink_to(entry)
     env = {k: v for k, v in os.environ.items()
            if k not in ("RFMKIT_DRY_RUN", "RFMKIT_RUN_DIR", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    args = [sys.executable, "-m", "rfmkit", "run", "-p", "scale=0.02", "-p", "search_budget=2",
-            "-p", "cv_folds=3", "-p", "latency_requests=20", "-p", "challenger_demo=false",
-            "--run-dir", "runs/20260101-000000"]
+    args = [sys.executable, "-m", "rfmkit", "run", "--run-dir", "runs/20260101-000000"]
     out, err = (root.parent / f"{root.name}.stdout").open("w+"), (root.parent / f"{root.name}.stderr").open("w+")
     process = subprocess.Popen(args, cwd=root, env=env, stdout=out, stderr=err, text=True)
     return {"root": root, "args": args, "process": process, "out": out, "err": err}
@@ -91,9 +87,10 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture(scope="session")
 def batch_run(request):
-    """The shared batch run's folder and result, for the runner's checks of every notebook's
-    outputs and the README test. It runs alone: beside other CPU-bound tests, scikit-learn's
-    OpenMP threads on two cores slow both down several times over."""
+    """The shared batch run's folder and result: the one execution of every batch notebook, which
+    test_notebooks checks notebook by notebook, test_runner checks as a batch and the README test
+    uses as `runs/latest`. It runs alone: beside other CPU-bound tests, scikit-learn's OpenMP
+    threads on two cores slow both down several times over."""
     import subprocess
     from types import SimpleNamespace
 

@@ -1,11 +1,12 @@
 """Notebooks are committed clean, declare offline defaults, and each one executes top to bottom."""
 
 import ast
-import os
+import json
 
 import nbformat
 import pytest
 
+from rfmkit import runner
 from rfmkit.runner import declared_parameters, discover
 
 NOTEBOOKS = discover()
@@ -26,44 +27,40 @@ def test_committed_without_outputs_with_one_parameters_cell(path):
 
 
 HANG_GUARD_SECONDS = 3600  # per cell: catches a hang, never a slow machine
+BATCH = runner.select(NOTEBOOKS)
 
 
-@pytest.fixture(scope="module")
-def attendee_run(tmp_path_factory):
-    """The run folder an attendee stepping through JupyterLab gets (RFMKIT_RUN_DIR stands in for
-    runs/workshop), shared by the notebooks in order; and which notebooks have run."""
-    run_dir = tmp_path_factory.mktemp("attendee") / "run"
-    before = os.environ.get("RFMKIT_RUN_DIR")
-    os.environ["RFMKIT_RUN_DIR"] = str(run_dir)
-    try:
-        yield {"run_dir": run_dir, "failed": []}
-    finally:
-        if before is None:
-            os.environ.pop("RFMKIT_RUN_DIR", None)
-        else:
-            os.environ["RFMKIT_RUN_DIR"] = before
+def printed(nb) -> str:
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 
 @pytest.mark.notebooks
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_top_to_bottom_with_its_defaults(path, attendee_run):
-    """Each notebook, in order, with its offline defaults and no injected parameters, in a fresh
-    kernel started in notebooks/ as JupyterLab starts it; later notebooks read earlier outputs."""
-    from nbclient import NotebookClient
-
-    if attendee_run["failed"]:
-        pytest.skip(f"needs {', '.join(attendee_run['failed'])}, which failed")
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=HANG_GUARD_SECONDS, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    try:
-        client.execute()
-    except Exception:
-        attendee_run["failed"].append(path.stem)
-        raise
+@pytest.mark.parametrize("path", BATCH, ids=lambda p: p.stem)
+def test_notebook_runs_top_to_bottom_with_its_defaults(path, batch_run):
+    """Each batch notebook, in order, with its offline defaults, as `make run` runs it (conftest's
+    batch_run executes them once; this reads each one's executed copy)."""
+    summary = json.loads((batch_run.run_dir / "summary.json").read_text())
+    entry = next(n for n in summary["notebooks"] if n["name"] == path.stem)
+    assert entry["status"] == "ok", entry.get("error") or batch_run.result.stderr[-3000:]
+    nb = nbformat.read(entry["output"], as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
-    assert (attendee_run["run_dir"] / "warehouse.duckdb").exists()
+    assert all(c.execution_count for c in nb.cells if c.cell_type == "code")  # no cell skipped
     if path.stem == "05_deploy_endpoint":  # the challenger was staged, promoted and rolled back
-        printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-        assert "production: version 1 → promote → 2 → rollback → 1" in printed and ", 0 failed" in printed
+        assert "production: version 1 → promote → 2 → rollback → 1" in printed(nb)
+
+
+@pytest.mark.notebooks
+def test_cleanup_notebook_runs_as_jupyterlab_runs_it_on_a_finished_run(batch_run, monkeypatch):
+    """99_cleanup (never part of a batch) in a fresh kernel started in notebooks/, with no
+    parameters injected: run_dir empty resolves through RFMKIT_RUN_DIR, as for an attendee."""
+    from nbclient import NotebookClient
+
+    path = next(p for p in NOTEBOOKS if p.stem == "99_cleanup")
+    monkeypatch.setenv("RFMKIT_RUN_DIR", str(batch_run.run_dir))
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=HANG_GUARD_SECONDS, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    shown = str([o for c in nb.cells if c.cell_type == "code" for o in c.outputs])
+    assert "none running" in shown  # notebook 05 stopped its server and removed its note
+    assert (batch_run.run_dir / "warehouse.duckdb").exists()  # remove_run_folder defaults to False

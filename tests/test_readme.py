@@ -2,12 +2,11 @@
 in a stand-in for a fresh clone after `make run`.
 
 The stand-in links the project's files into a temporary folder whose runs/ holds one real batch run
-(scale 0.02, so that it takes a minute; conftest's batch_run) as `runs/latest`, the way `make run`
-leaves it. HOME points
+with the defaults (conftest's batch_run) as `runs/latest`, the way `make run` leaves it. HOME points
 at a folder holding stand-ins for the user's downloads the README names (~/Downloads/..., ~/data/...).
 Commands that start a batch (`make run`, `rfmkit run ...`) run with RFMKIT_DRY_RUN=1: everything is
 checked (notebooks, parameter names and types, paths, the backend's preflight) but no notebook
-executes; the notebooks themselves are executed by test_notebooks.py and test_runner.py. Servers
+executes; the notebooks themselves are executed once, by conftest's batch_run. Servers
 (`rfmkit serve`, `mlflow ui`, `make lab`) are started, used by the block's next commands, and stopped.
 `make test` is not run from inside the test suite.
 """

@@ -39,7 +39,7 @@ def test_cli_parses_typed_parameters():
 
 
 @pytest.mark.notebooks
-def test_run_all_notebooks_with_smoke_parameters(batch_run):
+def test_run_all_notebooks_as_make_run_does(batch_run):
     """The papermill batch, as `make run` does it, through the real CLI (conftest's batch_run)."""
     run_dir, result, tmp_path = batch_run.run_dir, batch_run.result, batch_run.run_dir.parent
     assert result.returncode == 0, result.stderr[-3000:]
@@ -51,7 +51,7 @@ def test_run_all_notebooks_with_smoke_parameters(batch_run):
     assert summary["status"] == "ok"
     assert [n["status"] for n in summary["notebooks"]] == ["ok"] * len(batch)
     assert "99_cleanup" not in result.stdout
-    assert summary["tables"]["olist_orders"] == pytest.approx(1989, rel=0.05)
+    assert summary["tables"]["olist_orders"] == pytest.approx(99_500, rel=0.02)  # the default scale
     for name in summary["notebooks"]:
         executed = nbformat.read(name["output"], as_version=4)
         errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
@@ -59,7 +59,7 @@ def test_run_all_notebooks_with_smoke_parameters(batch_run):
     assert (run_dir / "warehouse.duckdb").exists()
     # notebook 02: rfm_scores built and exported, and its printed result agrees with the table
     scored = summary["tables"]["rfm_scores"]
-    assert 1800 < scored < summary["tables"]["olist_orders"]
+    assert 90_000 < scored < summary["tables"]["olist_orders"]
     exported = run_dir / "exports" / "rfm_scores_000.csv"
     assert sum(1 for _ in exported.open()) == scored + 1
     rfm_book = nbformat.read(run_dir / "notebooks" / "02_rfm_scoring.ipynb", as_version=4)
@@ -88,10 +88,12 @@ def test_run_all_notebooks_with_smoke_parameters(batch_run):
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     client = mlflow.MlflowClient()
-    # notebook 05 (challenger_demo=false here; test_notebooks runs the demo): production is version 1
+    # notebook 05: the challenger was staged, promoted and rolled back: production is still version 1
     assert str(client.get_model_version_by_alias("rfmkit-churn-contact_center", "production").version) == "1"
+    assert str(client.get_model_version_by_alias("rfmkit-churn-contact_center", "candidate").version) == "2"
     serve_book = nbformat.read(run_dir / "notebooks" / "05_deploy_endpoint.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for c in serve_book.cells if c.cell_type == "code" for o in c.outputs)
+    assert "production: version 1 → promote → 2 → rollback → 1" in printed and ", 0 failed" in printed
     assert "should not be" not in printed and printed.count("ValidationError") == 3
     # every customer scored once, written back and exported; the approval flag tells the truth
     assert summary["tables"]["customer_scores"] == scored
