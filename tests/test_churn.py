@@ -204,7 +204,9 @@ def test_registry_versions_gate_approval_and_rollback(tmp_path):
     versions = []
     for auc in (0.8, 0.6, 0.9):
         with mlflow.start_run():
-            info = mlflow.sklearn.log_model(DummyClassifier().fit([[0], [1]], [0, 1]), name="model")
+            # stated requirements, as the kit logs them: MLflow's inference spawns pip (10 s a model)
+            info = mlflow.sklearn.log_model(DummyClassifier().fit([[0], [1]], [0, 1]), name="model",
+                                            pip_requirements=["scikit-learn"])
         versions.append(registry.register(ModelRef(tracked_uri=info.model_uri), roc_auc=auc, min_auc=0.7))
     assert [v.version for v in versions] == ["1", "2", "3"]
     assert [v.passed_gate for v in versions] == [True, False, True]
