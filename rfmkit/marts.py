@@ -33,11 +33,17 @@ def write_mart(warehouse: Warehouse, backend, table: str, ddl: str, rows: pd.Dat
     return report, backend.exporter().export(warehouse, table, order_by=key) if export else []
 
 
-def build(warehouse: Warehouse, backend, table: str, model: str, *, order_by: str
-          ) -> tuple[pd.DataFrame, list[Path]]:
-    """Run the SQL model that (re)builds `table`, export it, and return its rows."""
+def build(warehouse: Warehouse, backend, table: str, model: str, *, order_by: str,
+          optional_inputs: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[Path]]:
+    """Run the SQL model that (re)builds `table`, export it, and return its rows.
+
+    optional_inputs: table → its DDL file, for inputs an earlier notebook may not have written yet
+    (created empty, so the model's LEFT JOIN yields NULLs); each table's DDL stays in one file."""
     from rfmkit.warehouse.dialect import quote_ident, quote_table
 
+    for name, ddl in (optional_inputs or {}).items():
+        if not warehouse.table_exists(name):
+            warehouse.run_file(ddl)
     warehouse.run_file(model)
     exported = backend.exporter().export(warehouse, table, order_by=order_by)
     return (warehouse.query(f"SELECT * FROM {quote_table(table)} ORDER BY {quote_ident(order_by)}"),
@@ -50,6 +56,7 @@ def segment_summary(warehouse: Warehouse, backend) -> tuple[pd.DataFrame, list[P
     from rfmkit.rfm_segments import segment_order
 
     table, model = SEGMENT_SUMMARY
-    frame, exported = build(warehouse, backend, table, model, order_by="segment")
+    frame, exported = build(warehouse, backend, table, model, order_by="segment",
+                            optional_inputs={"churn_predictions": "085_churn_predictions.sql"})
     order = segment_order(frame["segment"])
     return frame.set_index("segment").loc[order].reset_index(), exported

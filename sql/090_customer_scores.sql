@@ -1,21 +1,11 @@
 -- Mart: every scored customer with what the workshop learned about them, read by the dashboards
 -- (notebook 06). One row per customer in rfm_scores; built from the models' outputs:
 --   rfm_scores (notebook 02)        segment, recency_days, frequency, monetary
---   customer_segments (notebook 03) cluster, cluster_label (NULL when notebook 03 has not run)
+--   customer_segments (notebook 03) cluster, cluster_label (NULL when notebook 03 has not run:
+--                                   marts.build then creates it empty from 070)
 --   churn_predictions (notebook 05) churn_probability, churn_label and which model scored
 -- revenue_at_risk = monetary × churn_probability, rounded to cents.
 -- The caller checks first that churn_predictions covers every customer of rfm_scores.
-
--- Empty until notebook 03 writes it (same columns as 070_customer_segments.sql).
-CREATE TABLE IF NOT EXISTS customer_segments (
-    customer_id          VARCHAR(256)     NOT NULL ENCODE zstd,
-    cluster              SMALLINT         NOT NULL,
-    distance_to_cluster  DOUBLE PRECISION NOT NULL,
-    cluster_label        VARCHAR(128)     NOT NULL ENCODE zstd,
-    PRIMARY KEY (customer_id)
-)
-DISTKEY (customer_id)
-SORTKEY (cluster);
 
 DROP TABLE IF EXISTS customer_scores;
 

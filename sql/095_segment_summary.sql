@@ -1,22 +1,9 @@
 -- Mart: one row per named RFM segment, the one summary the dashboard, the notebooks and the
--- insights read. Churn columns are NULL until a churn model has scored (churn_predictions).
+-- insights read. Churn columns are NULL until a churn model has scored (churn_predictions; until
+-- then marts.build creates that table empty from 085).
 --   customers, revenue, mean recency and orders      from rfm_scores (notebook 02)
 --   churn probability (mean, quartiles), flagged,    from churn_predictions (notebooks 04/05)
 --   revenue_at_risk = Σ per customer ROUND(monetary × churn_probability, 2), as in customer_scores
-
--- Empty until a churn model scores (same columns as 085_churn_predictions.sql).
-CREATE TABLE IF NOT EXISTS churn_predictions (
-    customer_id          VARCHAR(256)     NOT NULL ENCODE zstd,
-    churn_probability    DOUBLE PRECISION NOT NULL,
-    churn_label          SMALLINT         NOT NULL,
-    churn_model          VARCHAR(128)     NOT NULL ENCODE zstd,
-    churn_model_version  VARCHAR(256)     NOT NULL ENCODE zstd,
-    churn_model_approved BOOLEAN          NOT NULL,
-    scored_at            DATE             NOT NULL,
-    PRIMARY KEY (customer_id)
-)
-DISTKEY (customer_id)
-SORTKEY (customer_id);
 
 DROP TABLE IF EXISTS segment_summary;
 

@@ -129,7 +129,8 @@ def test_090_customer_scores_joins_scores_clusters_and_predictions(wh):
           [("p1", 0.1, 0), ("p2", 0.6, 1)])
     wh.execute("INSERT INTO churn_predictions SELECT customer_id, churn_probability, churn_label, 'm', '3', "
                "false, DATE '2018-10-18' FROM churn_predictions_rows")
-    wh.run_file("090_customer_scores.sql")  # notebook 03 has not run: customer_segments is empty
+    wh.run_file("070_customer_segments.sql")  # notebook 03 has not run: customer_segments is empty
+    wh.run_file("090_customer_scores.sql")
     assert rows(wh, "SELECT customer_id, segment, cluster, CAST(revenue_at_risk AS DOUBLE), churn_label, "
                     "churn_model_version FROM customer_scores ORDER BY customer_id") == [
         ("p1", "Champions", None, 10.0, 0, "3"), ("p2", "Lost", None, 20.0, 1, "3")]  # 33.33 × 0.6 = 19.998
@@ -138,7 +139,8 @@ def test_090_customer_scores_joins_scores_clusters_and_predictions(wh):
 def test_095_segment_summary_before_and_after_a_churn_model_scores(wh):
     given(wh, "rfm_scores", RFM_SCORES, [("p1", "Lost", 400, 1, 10), ("p2", "Lost", 300, 1, 30),
                                          ("p3", "Champions", 5, 4, 100)])
-    wh.run_file("095_segment_summary.sql")  # notebook 02: no predictions yet
+    wh.run_file("085_churn_predictions.sql")  # notebook 02: no predictions yet (an empty table)
+    wh.run_file("095_segment_summary.sql")
     assert rows(wh, "SELECT segment, customers, CAST(revenue AS DOUBLE), mean_recency_days, scored, "
                     "revenue_at_risk FROM segment_summary ORDER BY segment") == [
         ("Champions", 1, 100.0, 5.0, 0, None), ("Lost", 2, 40.0, 350.0, 0, None)]

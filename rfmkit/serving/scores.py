@@ -70,7 +70,8 @@ def customer_scores(warehouse: Warehouse, backend, churn: pd.DataFrame, chosen: 
         raise ScoringError(f"{int(unscored['n'].iloc[0]):,} of {warehouse.row_count('rfm_scores'):,} "
                            f"customers got no churn score (for example {unscored['example'].iloc[0]});"
                            f" every customer in rfm_scores must be scored")
-    rows, exported = marts.build(warehouse, backend, TABLE, DDL, order_by="customer_id")
+    rows, exported = marts.build(warehouse, backend, TABLE, DDL, order_by="customer_id",
+                                 optional_inputs={"customer_segments": "070_customer_segments.sql"})
     _, summary = marts.segment_summary(warehouse, backend)
     return rows, exported + summary
 
