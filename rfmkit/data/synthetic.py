@@ -2,7 +2,16 @@
 
 Calibrated to the facts measured on the real data (../shared/data/README.md, see FACTS): orders
 per month, repeat buyers, order-status mix, payment types, split payments, installments, value
-distribution, date range, state shares. It works on chunks of people so memory stays bounded up
+distribution, date range, state shares.
+
+Who buys again, when, and for how much comes from a stated latent process (LATENT_PROCESS,
+written to generation.json beside the files), so customer-value models can be checked against
+the truth: each person's first purchase day follows Olist's monthly orders; then, per person, a
+purchase rate λ ~ Gamma(r, α) per day and a dropout probability p ~ Beta(a, b), tried after every
+purchase including the first (the modified BG/NBD of Batislam et al. 2007), until the data's last
+day; each purchase occasion's value is Gamma(p_spend, ν) with the person's ν ~ Gamma(q, γ)
+(Gamma-Gamma, Fader, Hardie and Lee 2005). A few occasions add a second order the same day, as
+Olist's split baskets do; they add orders, not purchase days. It works on chunks of people so memory stays bounded up
 to 100M payment rows: each chunk is generated from its own seeded stream, formatted with Arrow
 and appended to the files. The same seed and scale give byte-identical files.
 """
@@ -24,6 +33,16 @@ from rfmkit.data.schemas import CUSTOMERS, ORDERS, PAYMENTS
 ORDERS_AT_SCALE_1 = 99_441
 PEOPLE_AT_SCALE_1 = 96_096
 REPEAT_PEOPLE_AT_SCALE_1 = 2_997  # people with more than one order (about 3 %)
+
+# The latent process (time unit: days). Chosen by simulation so that about 2.7 % of people buy on
+# a second day and 3.1 % place a second order over Olist's date range, and so that order totals
+# keep Olist's median (105.29) and mean (160.99): z / γ follows a beta-prime(p, q) distribution.
+LATENT_PROCESS = {
+    "purchases": {"model": "MBG/NBD", "time_unit": "days", "r": 0.4, "alpha": 1500.0,
+                  "a": 1.5, "b": 1.0},
+    "spend": {"model": "Gamma-Gamma", "p": 3.0, "q": 2.859, "gamma": 99.75},
+    "same_day_extra_order": 0.0045,
+}
 
 # Orders per purchase month in the real data (sums to 99,441).
 MONTHLY_ORDERS = {
@@ -52,9 +71,8 @@ ZERO_VOUCHER_SHARE = 0.002  # 9 payment rows of value 0, all vouchers of split o
 CARD_INSTALLMENTS = {0: 2, 1: 25_452, 2: 12_413, 3: 10_461, 4: 7_098, 5: 5_239, 6: 3_920,
                      7: 1_626, 8: 4_268, 9: 644, 10: 5_328, 11: 23, 12: 133, 13: 16, 14: 15,
                      15: 74, 16: 5, 17: 8, 18: 27, 20: 17, 21: 3, 22: 1, 23: 1, 24: 18}
-# Order totals: log-normal with the real median 105.29 and mean 160.99, capped at the real max.
-ORDER_VALUE_MEDIAN, ORDER_VALUE_MEAN, ORDER_VALUE_MAX = 105.29, 160.99, 13_664.08
-ORDER_VALUE_MIN = 9.59
+# Order totals stay within the real minimum and maximum.
+ORDER_VALUE_MIN, ORDER_VALUE_MAX = 9.59, 13_664.08
 NO_PAYMENT_SHARE = 1 / ORDERS_AT_SCALE_1  # one real order has no payment row
 
 STATE_SHARES = {
@@ -163,7 +181,8 @@ def generate(dest: str | Path, *, scale: float = 1.0, seed: int = 42, progress: 
     result = GenerationResult(files=paths, rows=rows, seconds=time.perf_counter() - t0,
                               params={"scale": scale, "seed": seed, "people": people})
     (dest / "generation.json").write_text(json.dumps(
-        {"params": result.params, "rows": rows, "seconds": round(result.seconds, 2)}, indent=2))
+        {"params": result.params, "rows": rows, "seconds": round(result.seconds, 2),
+         "latent_process": LATENT_PROCESS}, indent=2))
     return result
 
 
@@ -179,19 +198,14 @@ def _progress(total: int, enabled: bool):
 
 def _chunk(rng: np.random.Generator, seed: int, person_start: int, people: int,
            order_start: int, pin_date_range: bool) -> dict:
-    # People and how many orders each places.
-    repeat_share = REPEAT_PEOPLE_AT_SCALE_1 / PEOPLE_AT_SCALE_1
-    extra_mean = (ORDERS_AT_SCALE_1 - PEOPLE_AT_SCALE_1) / REPEAT_PEOPLE_AT_SCALE_1 - 1
-    repeat = rng.random(people) < repeat_share
-    n_orders = np.where(repeat, 1 + rng.geometric(1 / (1 + extra_mean), people), 1)
-    person_of_order = np.repeat(np.arange(people), n_orders)
+    # People, and when each places an order (the latent process).
+    person_of_order, purchase, spend_rate = _purchase_times(rng, people, pin_date_range)
     n = len(person_of_order)
     person_ids = _hex_ids(np.arange(person_start, person_start + people), seed, kind=1)
     order_index = np.arange(order_start, order_start + n)
     order_ids = _hex_ids(order_index, seed, kind=2)
     customer_ids = _hex_ids(order_index, seed, kind=3)
 
-    purchase = _purchase_times(rng, n, person_of_order, n_orders, pin_date_range)
     status = rng.choice(np.array(list(STATUS_COUNTS)), n,
                         p=_shares(STATUS_COUNTS))
     times = _lifecycle(rng, purchase, status)
@@ -202,7 +216,8 @@ def _chunk(rng: np.random.Generator, seed: int, person_start: int, people: int,
                  _take(geo["state"], person_of_order)]
     orders = [order_ids, customer_ids, pa.array(status), _format_times(purchase),
               *[_format_times(t) for t in times]]
-    payments = _payments(rng, n, order_ids)
+    totals = rng.gamma(LATENT_PROCESS["spend"]["p"], 1 / spend_rate[person_of_order])
+    payments = _payments(rng, n, order_ids, totals)
     return {
         "orders": n,
         "lines": {
@@ -218,43 +233,54 @@ def _shares(weights: dict) -> np.ndarray:
     return values / values.sum()
 
 
-def _purchase_times(rng, n, person_of_order, n_orders, pin_date_range) -> np.ndarray:
-    """Seconds since epoch; a person's orders are in time order, some on the same day."""
+def _purchase_times(rng, people: int, pin_date_range: bool
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(person of each order, its time in seconds since epoch, each person's spend rate ν).
+
+    Orders come sorted by person and, within a person, by time."""
+    first = _first_purchases(rng, people)
+    if pin_date_range and people >= 2:  # the real data's first and last purchase days
+        first[0] = _day_seconds(FIRST_PURCHASE) + 21 * 3600 + 15 * 60 + 19
+        first[1] = _day_seconds(LAST_PURCHASE) + 17 * 3600 + 30 * 60 + 18
+    end = _day_seconds(LAST_PURCHASE) + SECONDS_PER_DAY  # nothing is observed after this
+    process = LATENT_PROCESS["purchases"]
+    rate = rng.gamma(process["r"], 1 / process["alpha"], people) / SECONDS_PER_DAY
+    dropout = rng.beta(process["a"], process["b"], people)
+    spend = LATENT_PROCESS["spend"]
+    spend_rate = rng.gamma(spend["q"], 1 / spend["gamma"], people)
+
+    persons, times = [np.arange(people)], [first]
+    alive = np.flatnonzero(rng.random(people) >= dropout)  # MBG/NBD: may leave after the first
+    clock = first.astype(np.float64)
+    while len(alive):
+        clock[alive] += rng.exponential(1 / rate[alive])
+        alive = alive[clock[alive] < end]
+        persons.append(alive)
+        times.append(clock[alive].astype(np.int64))
+        alive = alive[rng.random(len(alive)) >= dropout[alive]]
+    person, seconds = np.concatenate(persons), np.concatenate(times)
+    # Split baskets: a second order the same day, minutes to hours later (a day, not a purchase).
+    extra = rng.random(len(person)) < LATENT_PROCESS["same_day_extra_order"]
+    day_end = (seconds[extra] // SECONDS_PER_DAY + 1) * SECONDS_PER_DAY - 1
+    later = np.minimum(seconds[extra] + rng.integers(60, 4 * 3600, int(extra.sum())), day_end)
+    person, seconds = np.r_[person, person[extra]], np.r_[seconds, later]
+    order = np.lexsort((seconds, person))
+    return person[order], seconds[order], spend_rate
+
+
+def _first_purchases(rng, people: int) -> np.ndarray:
+    """Seconds since epoch of each person's first order: Olist's month and hour-of-day mix."""
     months = [m for m, c in MONTHLY_ORDERS.items() if c]
     month_start = np.array([np.datetime64(f"{m}-01", "D") for m in months])
     month_end = np.array([np.datetime64(f"{m}-01", "M") + 1 for m in months]).astype("M8[D]")
     month_start[0] = np.datetime64(FIRST_PURCHASE)
     month_end[-1] = np.datetime64(LAST_PURCHASE) + 1
-    pick = rng.choice(len(months), n, p=_shares({m: MONTHLY_ORDERS[m] for m in months}))
+    pick = rng.choice(len(months), people, p=_shares({m: MONTHLY_ORDERS[m] for m in months}))
     span = (month_end - month_start).astype(int)[pick]
-    day = month_start[pick] + (rng.random(n) * span).astype(int)
-    hour = rng.choice(24, n, p=np.array(HOUR_WEIGHTS) / sum(HOUR_WEIGHTS))
-    seconds = (day - _EPOCH.astype("M8[D]")).astype(np.int64) * SECONDS_PER_DAY \
-        + hour * 3600 + rng.integers(0, 3600, n)
-    if pin_date_range and n >= 2:  # the real data's first and last purchase days
-        seconds[0] = _day_seconds(FIRST_PURCHASE) + 21 * 3600 + 15 * 60 + 19
-        seconds[1] = _day_seconds(LAST_PURCHASE) + 17 * 3600 + 30 * 60 + 18
-    # Repeat buyers: sort each person's orders; a quarter of follow-ups come the same day.
-    repeat_orders = np.repeat(n_orders > 1, n_orders)
-    if repeat_orders.any():
-        idx = np.flatnonzero(repeat_orders)
-        order = np.lexsort((seconds[idx], person_of_order[idx]))
-        idx_sorted = idx[order]
-        values = seconds[idx_sorted]
-        first = np.r_[True, person_of_order[idx_sorted][1:] != person_of_order[idx_sorted][:-1]]
-        same_day = (~first) & (rng.random(len(idx)) < 0.25)
-        previous = np.r_[values[0], values[:-1]]
-        values = np.where(same_day, previous + rng.integers(60, 4 * 3600, len(idx)), values)
-        values = np.minimum(values, _day_seconds(LAST_PURCHASE) + SECONDS_PER_DAY - 1)
-        seconds[idx_sorted] = _running_max(values, first)
-    return seconds
-
-
-def _running_max(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
-    """Per-group running maximum (keeps a person's orders in time order after same-day shifts)."""
-    group = np.cumsum(group_start)
-    offset = group.astype(np.int64) * (1 << 40)
-    return np.maximum.accumulate(values + offset) - offset
+    day = month_start[pick] + (rng.random(people) * span).astype(int)
+    hour = rng.choice(24, people, p=np.array(HOUR_WEIGHTS) / sum(HOUR_WEIGHTS))
+    return (day - _EPOCH.astype("M8[D]")).astype(np.int64) * SECONDS_PER_DAY \
+        + hour * 3600 + rng.integers(0, 3600, people)
 
 
 def _day_seconds(day: str) -> int:
@@ -304,7 +330,7 @@ def _geography(rng, people: int) -> dict[str, pa.Array]:
     }
 
 
-def _payments(rng, n_orders: int, order_ids: pa.Array) -> list[pa.Array]:
+def _payments(rng, n_orders: int, order_ids: pa.Array, totals: np.ndarray) -> list[pa.Array]:
     """Payment rows: one per order, or vouchers plus a last payment for split orders."""
     has_payment = rng.random(n_orders) >= NO_PAYMENT_SHARE
     split = rng.random(n_orders) < SPLIT_ORDER_SHARE
@@ -325,9 +351,7 @@ def _payments(rng, n_orders: int, order_ids: pa.Array) -> list[pa.Array]:
     types = np.where(row_split & (sequential > 1), "voucher", types)
 
     # Values: an order total split over its rows in random shares; cents add up exactly.
-    sigma = np.sqrt(2 * np.log(ORDER_VALUE_MEAN / ORDER_VALUE_MEDIAN))
-    totals = np.clip(rng.lognormal(np.log(ORDER_VALUE_MEDIAN), sigma, n_orders),
-                     ORDER_VALUE_MIN, ORDER_VALUE_MAX)
+    totals = np.clip(totals, ORDER_VALUE_MIN, ORDER_VALUE_MAX)
     total_cents = np.round(totals * 100).astype(np.int64)
     weights = rng.exponential(1.0, m)
     zero = row_split & (sequential > 1) & (rng.random(m) < ZERO_VOUCHER_SHARE)
