@@ -4,7 +4,7 @@ running it twice is safe; the result is one row per thing looked at, saying what
 local: the endpoints of local servers recorded in the run folder are removed over HTTP (the
 servers live in notebook kernels, which this process must not kill); the run folder stays unless
 asked. aws: SageMaker endpoints, endpoint configs and models named `<prefix>-…`, the QuickSight
-assets of notebook 06, then (when asked) the workshop stack, after emptying its versioned bucket.
+assets of notebook 07, then (when asked) the workshop stack, after emptying its versioned bucket.
 """
 
 from __future__ import annotations

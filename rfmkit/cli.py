@@ -1,4 +1,4 @@
-"""Command line: `python -m rfmkit run|generate|params|serve|dashboard`."""
+"""Command line: `python -m rfmkit run|generate|params|serve|dashboard|alerts`."""
 
 from __future__ import annotations
 
@@ -62,6 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--run-dir", type=Path, help="run folder (default: runs/workshop, else the newest run)")
     dash.add_argument("--out", type=Path, help="HTML file to write (default: <run>/dashboard.html)")
     dash.add_argument("--open", action="store_true", help="open it in the default browser")
+    alerts = sub.add_parser("alerts", help="list the customers who need contacting now; "
+                                           "--send mails the list (for cron)")
+    alerts.add_argument("--run-dir", type=Path, required=True,
+                        help="run folder whose warehouse has customer_value (notebook 05)")
+    alerts.add_argument("--backend", choices=["local", "aws"], default="local")
+    alerts.add_argument("--send", action="store_true",
+                        help="send the messages and record them (default: write them only)")
+    alerts.add_argument("-p", "--param", action="append", type=_parse_param, default=[],
+                        metavar="KEY=VALUE", help="alert setting, e.g. -p cooldown_days=7 "
+                        "-p 'recipients={\"alert\": [\"crm@example.com\"]}' (repeatable)")
+    alerts.add_argument("--smtp", metavar="HOST:PORT",
+                        help="local backend: send through this SMTP server instead of the kit's "
+                             "mail sink (which keeps the messages in <run>/mail)")
     return parser
 
 
@@ -88,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "dashboard":
         return _dashboard(args)
+    if args.command == "alerts":
+        return _alerts(args)
     if args.command == "params":
         from rfmkit.runner import declared_parameters, discover
 
@@ -146,6 +161,48 @@ def _dashboard(args: argparse.Namespace) -> int:
         import webbrowser
 
         webbrowser.open(path.resolve().as_uri())
+    return 0
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from rfmkit import alerts, backends
+
+    if not args.run_dir.is_dir():
+        print(f"error: --run-dir {args.run_dir}: no such run folder", file=sys.stderr)
+        return 2
+    known = {f.name for f in fields(alerts.AlertSettings)}
+    unknown = [key for key, _ in args.param if key not in known]
+    if unknown:
+        print(f"error: -p {unknown[0]}: not an alert setting (one of {sorted(known)})",
+              file=sys.stderr)
+        return 2
+    kit = backends.for_run(args.backend, run_dir=args.run_dir)
+    notifier = None
+    if args.send and args.smtp:
+        host, _, port = args.smtp.rpartition(":")
+        if not (host and port.isdigit()):
+            print(f"error: --smtp {args.smtp!r}: expected HOST:PORT", file=sys.stderr)
+            return 2
+        try:
+            notifier = kit.notifier(smtp_host=host, smtp_port=int(port))
+        except TypeError:
+            print(f"error: --smtp is for the local backend ({args.backend} sends with its own "
+                  f"service)", file=sys.stderr)
+            return 2
+    try:
+        settings = alerts.AlertSettings(**dict(args.param)).check()
+        with kit.warehouse() as warehouse:
+            run = alerts.run_alerts(warehouse, kit, settings, send=args.send, notifier=notifier)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(run)
+    for name, path in run.messages.items():
+        print(f"  {name}: {path}")
+    if run.sent.empty and args.send:
+        print("  nothing new to send")
     return 0
 
 

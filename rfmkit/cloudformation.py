@@ -18,6 +18,7 @@ OUTPUT_TO_SETTING = {
     "RedshiftRoleArn": "copy_role_arn",
     "SageMakerRoleArn": "sagemaker_role_arn",
     "QuickSightRoleArn": "quicksight_role_arn",
+    "AlertsTopicArn": "alerts_topic_arn",
 }
 
 

@@ -48,8 +48,10 @@ class AwsSettings:
     copy_role_arn: str | None = None
     # Role SageMaker training, models and transform jobs run as (scoped to the bucket).
     sagemaker_role_arn: str | None = None
-    # Role QuickSight's S3 data sources assume to read manifests and exports (notebook 06).
+    # Role QuickSight's S3 data sources assume to read manifests and exports (notebook 07).
     quicksight_role_arn: str | None = None
+    # SNS topic the churn alerts are published to (notebook 08); subscribers filter on "list".
+    alerts_topic_arn: str | None = None
     stack_name: str | None = None
 
     @classmethod

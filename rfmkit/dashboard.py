@@ -90,7 +90,7 @@ def load(cfg: RunConfig) -> DashboardData:
                                        "decision)"))
     summary_files = sorted(exports.glob("segment_summary_*.csv"))
     if not summary_files:
-        raise DashboardError(f"no segment_summary export in {exports}: run notebook 02 (or 05) first")
+        raise DashboardError(f"no segment_summary export in {exports}: run notebook 02 (or 06) first")
     summary = pd.concat([pd.read_csv(p) for p in summary_files], ignore_index=True)
     return DashboardData(frame, summary, bool(has_clusters), has_churn, note,
                          sources + [p.name for p in summary_files])

@@ -1,7 +1,7 @@
 """An exclusive lock shared by every process of a workspace (POSIX advisory file lock).
 
 Runs started together share the workspace's MLflow registry. Alias changes (approve, rollback, the
-promotion demo in notebook 05) take this lock, so that one run's demo never moves what another run
+promotion demo in notebook 06) take this lock, so that one run's demo never moves what another run
 serves and the registry is consistent when both finish. Re-entrant within a process.
 """
 

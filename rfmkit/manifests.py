@@ -1,4 +1,4 @@
-"""QuickSight inputs generated from what the run produced (notebook 06).
+"""QuickSight inputs generated from what the run produced (notebook 07).
 
 * S3 manifests: one per exported table, listing its exact CSV files (`URIs`; `URIPrefixes` would be
   recursive and pick up stray files), written as `.json` in UTF-8 without a byte order mark, the two
@@ -204,7 +204,7 @@ def check_file(path: Path, schema_name: str) -> dict:
     return doc
 
 
-# -- what notebook 06 does, one call per step ----------------------------------------------------
+# -- what notebook 07 does, one call per step ----------------------------------------------------
 def exports_by_table(cfg: RunConfig) -> tuple[dict[str, list[Path]], list[str]]:
     """The run's export files per dashboard table, and the tables not exported yet (rfm_scores is
     required: without it there is nothing to show)."""

@@ -14,6 +14,11 @@ from rfmkit.warehouse.base import Warehouse
 from rfmkit.warehouse.loading import LoadReport
 
 SEGMENT_SUMMARY = ("segment_summary", "095_segment_summary.sql")
+CUSTOMER_SCORES = ("customer_scores", "090_customer_scores.sql")
+# Churn risk comes from customer_value (P(alive), notebook 05) or churn_predictions (a classifier);
+# whichever a run has not written yet is created empty from its own DDL file.
+RISK_INPUTS = {"churn_predictions": "085_churn_predictions.sql",
+               "customer_value": "110_customer_value.sql"}
 
 
 def write_mart(warehouse: Warehouse, backend, table: str, ddl: str, rows: pd.DataFrame,
@@ -57,6 +62,32 @@ def segment_summary(warehouse: Warehouse, backend) -> tuple[pd.DataFrame, list[P
 
     table, model = SEGMENT_SUMMARY
     frame, exported = build(warehouse, backend, table, model, order_by="segment",
-                            optional_inputs={"churn_predictions": "085_churn_predictions.sql"})
+                            optional_inputs=RISK_INPUTS)
     order = segment_order(frame["segment"])
     return frame.set_index("segment").loc[order].reset_index(), exported
+
+
+class UnscoredCustomers(RuntimeError):
+    """Customers of rfm_scores without a churn risk; the message gives the count and an example."""
+
+
+def customer_scores(warehouse: Warehouse, backend) -> tuple[pd.DataFrame, list[Path]]:
+    """Check every customer of rfm_scores has a churn risk (customer_value or churn_predictions),
+    then build and export customer_scores and segment_summary."""
+    for name, ddl in {**RISK_INPUTS, "customer_segments": "070_customer_segments.sql"}.items():
+        if not warehouse.table_exists(name):
+            warehouse.run_file(ddl)
+    unscored = warehouse.query(
+        "SELECT COUNT(*) AS n, MIN(r.customer_id) AS example FROM rfm_scores AS r "
+        "LEFT JOIN churn_predictions AS p ON p.customer_id = r.customer_id "
+        "LEFT JOIN customer_value AS v ON v.customer_id = r.customer_id "
+        "WHERE p.customer_id IS NULL AND v.customer_id IS NULL")
+    if int(unscored["n"].iloc[0]):
+        raise UnscoredCustomers(
+            f"{int(unscored['n'].iloc[0]):,} of {warehouse.row_count('rfm_scores'):,} customers "
+            f"have no churn risk (for example {unscored['example'].iloc[0]}); every customer in "
+            f"rfm_scores needs one from customer_value (notebook 05) or a churn model")
+    table, model = CUSTOMER_SCORES
+    rows, exported = build(warehouse, backend, table, model, order_by="customer_id")
+    _, summary = segment_summary(warehouse, backend)
+    return rows, exported + summary

@@ -321,3 +321,48 @@ def latency(milliseconds: np.ndarray, title: str):
     ax.set(title=title, xlabel="milliseconds", ylabel="requests")
     fig.tight_layout()
     return fig
+
+
+def customer_value(values: pd.DataFrame, segments: pd.DataFrame):
+    """P(alive) across customers, and CLV against value at risk per RFM segment.
+
+    values: customer_value rows (p_alive, clv, value_at_risk); segments: segment_summary rows
+    in display order (segment, clv, value_at_risk)."""
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.2), gridspec_kw={"width_ratios": [1, 1.4]})
+    axes[0].hist(values["p_alive"], bins=np.linspace(0, 1, 41), color="#4C72B0")
+    axes[0].set_yscale("log")
+    axes[0].set(title="P(alive) across customers", xlabel="P(alive)", ylabel="customers (log)")
+    y = np.arange(len(segments))
+    axes[1].barh(y + 0.2, segments["clv"], 0.4, label="CLV", color="#55A868")
+    axes[1].barh(y - 0.2, segments["value_at_risk"], 0.4, label="value at risk", color="#C44E52")
+    axes[1].set_yticks(y, segments["segment"])
+    axes[1].invert_yaxis()
+    axes[1].set(title="Customer value by RFM segment", xlabel="total over the horizon")
+    axes[1].legend()
+    fig.tight_layout()
+    return fig
+
+
+def churn_alerts(table: pd.DataFrame, ratios: tuple[float, float, float] = (0.8, 1.0, 1.2)):
+    """Distance to churn: customers and value at risk by status, and the overdue ratio (days
+    since the last purchase over the critical gap) with the alert, critical and churned lines.
+
+    table: churn_alerts rows (status, overdue_ratio, value_at_risk)."""
+    order = ["active", "alert", "critical", "churned"]
+    colour = {"active": "#55A868", "alert": "#DD8452", "critical": "#C44E52", "churned": "#8C8C8C"}
+    by_status = table.groupby("status").agg(customers=("customer_id", "size"),
+                                            value_at_risk=("value_at_risk", "sum"))
+    by_status = by_status.reindex(order, fill_value=0)
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
+    axes[0].bar(order, by_status["customers"], color=[colour[s] for s in order])
+    axes[0].set(title="Customers by status", ylabel="customers")
+    axes[1].bar(order, by_status["value_at_risk"], color=[colour[s] for s in order])
+    axes[1].set(title="Value at risk by status", ylabel="CLV × (1 − P(alive))")
+    axes[2].hist(table["overdue_ratio"].clip(upper=3), bins=60, color="#4C72B0")
+    for ratio, name in zip(ratios, ("alert", "critical", "churned"), strict=True):
+        axes[2].axvline(ratio, color=colour[name], ls="--", label=f"{name} at {ratio}×")
+    axes[2].set(title="Days since last purchase ÷ critical gap (capped at 3)",
+                xlabel="overdue ratio", ylabel="customers")
+    axes[2].legend()
+    fig.tight_layout()
+    return fig

@@ -1,4 +1,4 @@
-"""QuickSight on the AWS backend (notebook 06): data sources on the S3 manifests, SPICE data sets
+"""QuickSight on the AWS backend (notebook 07): data sources on the S3 manifests, SPICE data sets
 with typed columns, and an analysis and a published dashboard with the visuals of the local one.
 
 Everything is created through the QuickSight API with ids derived from a prefix, so a re-run
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from rfmkit.manifests import Column
 
-# What the owner (the principal named in notebook 06) may do with each asset.
+# What the owner (the principal named in notebook 07) may do with each asset.
 OWNER_ACTIONS = {
     "data_source": ["quicksight:DescribeDataSource", "quicksight:DescribeDataSourcePermissions",
                     "quicksight:PassDataSource", "quicksight:UpdateDataSource",

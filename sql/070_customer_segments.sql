@@ -1,5 +1,5 @@
 -- Mart: the k-means cluster of every scored customer (written by notebook 03, read by the
--- dashboards and by notebook 05's batch scoring). One row per customer in rfm_scores.
+-- dashboards and by notebook 06's batch scoring). One row per customer in rfm_scores.
 --
 -- distance_to_cluster and closest cluster follow SageMaker KMeans' output contract: Euclidean
 -- distance to the cluster centre in the model's standardised feature space (smaller = more

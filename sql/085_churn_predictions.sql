@@ -1,5 +1,5 @@
 -- Staging: the churn model's prediction for each customer, as the batch scorer wrote it
--- (notebook 05; notebook 04 writes its freshly trained model's the same way). Loaded with the
+-- (notebook 06; notebook 04 writes its freshly trained model's the same way). Loaded with the
 -- audited COPY; customer_scores and segment_summary join it.
 --
 -- churn_model_approved says whether that version was approved for production: on data where no

@@ -1,5 +1,5 @@
 
-"""A small run folder as notebooks 02–05 leave it, built with the kit's own write-back code: the
+"""A small run folder as notebooks 02–06 leave it, built with the kit's own write-back code: the
 rfm_scores, customer_segments and customer_scores tables in a DuckDB warehouse, their CSV exports,
 and a k-means model, for the manifest, dashboard and QuickSight tests; and a small churn model."""
 

@@ -97,7 +97,7 @@ def test_unapproved_scores_are_said_and_a_partial_run_still_draws(run, tmp_path)
     assert not data.has_churn and not data.has_clusters
     html = dashboard.render(data)
     assert set(payload(html)["figures"]) == {"segment-sizes", "segment-revenue", "rfm-scatter"}
-    assert "run notebook 05" in html and "run notebook 03" in html
+    assert "run notebook 06" in html and "run notebook 03" in html
     with pytest.raises(dashboard.DashboardError, match="no rfm_scores export .* run notebook 02"):
         dashboard.load(RunConfig(run_dir=tmp_path / "empty"))
 

@@ -46,7 +46,7 @@ def test_notebook_runs_top_to_bottom_with_its_defaults(path, batch_run):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code")  # no cell skipped
-    if path.stem == "05_deploy_endpoint":  # the challenger was staged, promoted and rolled back
+    if path.stem == "06_deploy_endpoint":  # the challenger was staged, promoted and rolled back
         assert "production: version 1 → promote → 2 → rollback → 1" in printed(nb)
 
 
@@ -62,5 +62,5 @@ def test_cleanup_notebook_runs_as_jupyterlab_runs_it_on_a_finished_run(batch_run
     NotebookClient(nb, timeout=HANG_GUARD_SECONDS, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     shown = str([o for c in nb.cells if c.cell_type == "code" for o in c.outputs])
-    assert "none running" in shown  # notebook 05 stopped its server and removed its note
+    assert "none running" in shown  # notebook 06 stopped its server and removed its note
     assert (batch_run.run_dir / "warehouse.duckdb").exists()  # remove_run_folder defaults to False

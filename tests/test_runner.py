@@ -88,10 +88,10 @@ def test_run_all_notebooks_as_make_run_does(batch_run):
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     client = mlflow.MlflowClient()
-    # notebook 05: the challenger was staged, promoted and rolled back: production is still version 1
+    # notebook 06: the challenger was staged, promoted and rolled back: production is still version 1
     assert str(client.get_model_version_by_alias("rfmkit-churn-contact_center", "production").version) == "1"
     assert str(client.get_model_version_by_alias("rfmkit-churn-contact_center", "candidate").version) == "2"
-    serve_book = nbformat.read(run_dir / "notebooks" / "05_deploy_endpoint.ipynb", as_version=4)
+    serve_book = nbformat.read(run_dir / "notebooks" / "06_deploy_endpoint.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for c in serve_book.cells if c.cell_type == "code" for o in c.outputs)
     assert "production: version 1 → promote → 2 → rollback → 1" in printed and ", 0 failed" in printed
     assert "should not be" not in printed and printed.count("ValidationError") == 3
@@ -105,8 +105,8 @@ def test_run_all_notebooks_as_make_run_does(batch_run):
     except mlflow.exceptions.MlflowException:
         approved = False
     assert set(scores["churn_model_approved"]) == {approved}
-    assert {"05_latency.png", "05_scores_by_segment.png"} <= {p.name for p in (run_dir / "figures").glob("05_*")}
-    # notebook 06: a valid manifest per export, both model schemas, the offline dashboard
+    assert {"06_latency.png", "06_scores_by_segment.png"} <= {p.name for p in (run_dir / "figures").glob("06_*")}
+    # notebook 07: a valid manifest per export, both model schemas, the offline dashboard
     from rfmkit import manifests
 
     for table in manifests.EXPORTED_TABLES:

@@ -131,6 +131,12 @@ class AwsBackend:
         return S3Exporter(self.cfg.exports_dir, self.storage() if bucket else None,
                           s3_uri(self.cfg, "exports") if bucket else None)
 
+    def notifier(self):
+        """SNS: publishes to the stack's alerts topic (AlertsTopicArn)."""
+        from rfmkit.alerts.notify import SnsNotifier
+
+        return SnsNotifier(self.session.client("sns"), self.cfg.aws.alerts_topic_arn or "")
+
     def publish_dashboards(self, warehouse, manifests: dict[str, Path], *, user: str = "",
                            enabled: bool = True) -> str:
         """QuickSight data sources, data sets, analysis and dashboard through the API."""

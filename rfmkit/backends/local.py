@@ -87,6 +87,16 @@ class LocalBackend:
 
         return LocalExporter(self.cfg.exports_dir)
 
+    def notifier(self, *, smtp_host: str = "", smtp_port: int = 25):
+        """E-mail through `smtp_host` when given, else through a mail sink the kit starts on
+        127.0.0.1 that keeps every message in the run folder (mail/); close() stops it."""
+        from rfmkit.alerts.notify import MailSink, SmtpNotifier
+
+        if smtp_host:
+            return SmtpNotifier(smtp_host, int(smtp_port))
+        sink = MailSink(self.cfg.run_dir / "mail")
+        return SmtpNotifier(sink.host, sink.port, sink=sink)
+
     def publish_dashboards(self, warehouse, manifests: dict[str, Path], *, user: str = "",
                            enabled: bool = True) -> str:
         """Nothing to publish offline: how to take the manifests to QuickSight by hand."""

@@ -1,6 +1,6 @@
 """One churn experiment around the core (outcome.py): train with the backend's trainer, an MLflow
 run with parameters, metrics and artefacts, a registry version behind the quality gate, and the
-approval decision. `fit_and_evaluate` and `log_and_register` are what notebooks 04 and 05 call.
+approval decision. `fit_and_evaluate` and `log_and_register` are what notebooks 04 and 06 call.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ BUILT_IN = ("contact_center", "transactions")  # the data sets a notebook can re
 
 
 def check_built_in(source: str) -> str:
-    """Notebook 05 serves models of the built-in data sets (it rebuilds their rows by name)."""
+    """Notebook 06 serves models of the built-in data sets (it rebuilds their rows by name)."""
     if source not in BUILT_IN:
         from rfmkit.config import ConfigError
 
@@ -110,7 +110,7 @@ def check_built_in(source: str) -> str:
 def load_data(source: str, warehouse, *, cutoff_date: str = "", horizon_days: int = 180,
               label_column: str = "Churn", positive_label: str = "", id_columns=(),
               drop_columns=(), progress=print) -> ChurnData:
-    """Notebooks 04 and 05's `churn_data` parameter: "contact_center" (the shipped file),
+    """Notebooks 04 and 06's `churn_data` parameter: "contact_center" (the shipped file),
     "transactions" (labels from the warehouse: no purchase within `horizon_days` after the
     cutoff), or the path of any labelled CSV."""
     from rfmkit.churn.datasets import contact_center, read_labelled_csv

@@ -1,6 +1,6 @@
 """churn_predictions: a churn model's scores in the warehouse, with the model that made them.
 
-Both notebooks that score customers write them here (04 with the model it just trained, 05 with
+Both notebooks that score customers write them here (04 with the model it just trained, 06 with
 the registry's chosen version); the customer_scores and segment_summary marts join this table.
 """
 

@@ -60,16 +60,16 @@ class Fitted:
         return pd.DataFrame({"estimate": self.params, "standard_error": self.standard_errors})
 
 
-def _fit(model, names: tuple[str, ...], label: str, customers: int) -> Fitted:
+def _fit(model, data: pd.DataFrame, names: tuple[str, ...], label: str) -> Fitted:
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PyMC warns that MAP on flat priors is plain MLE
-        model.fit(method="map", progressbar=False)
+        model.fit(data=data, method="map", progressbar=False)
     seconds = time.perf_counter() - started
     posterior = model.idata.posterior
     params = {n: float(posterior[n].values.ravel()[0]) for n in names}
     log_likelihood, errors = _likelihood_and_errors(model.model, params)
-    return Fitted(label, model, params, log_likelihood, errors, customers, seconds)
+    return Fitted(label, model, params, log_likelihood, errors, len(data), seconds)
 
 
 def _likelihood_and_errors(pm_model, params: dict[str, float]) -> tuple[float, dict[str, float]]:
@@ -85,10 +85,14 @@ def _likelihood_and_errors(pm_model, params: dict[str, float]) -> tuple[float, d
     log_likelihood = float(pm_model.compile_logp(jacobian=False)(point))
     information = -_hessian(pm_model, point)
     names = [rv.name for rv in pm_model.free_RVs]
+    # NaN where the data do not determine a parameter (the likelihood is flat along a ridge,
+    # e.g. a and b of the modified BG/NBD when few customers buy twice): no false precision.
     try:
-        log_errors = np.sqrt(np.clip(np.diag(np.linalg.inv(information)), 0, None))
+        variances = np.diag(np.linalg.inv(information))
     except np.linalg.LinAlgError:
-        log_errors = np.full(len(names), np.nan)
+        variances = np.full(len(names), np.nan)
+    with np.errstate(invalid="ignore"):
+        log_errors = np.where(variances > 0, np.sqrt(np.abs(variances)), np.nan)
     errors = {n: params[n] * float(e) for n, e in zip(names, log_errors, strict=True)}
     return log_likelihood, errors
 
@@ -131,8 +135,8 @@ def fit_purchases(summary: pd.DataFrame, model: str = "mbgnbd") -> Fitted:
         raise ClvModelError("no customer bought twice in the calibration period: the purchase "
                             "rate and dropout cannot be told apart; use a later calibration end")
     label, class_name, names = PURCHASE_MODELS[model]
-    estimator = getattr(_clv(), class_name)(data=data, model_config=_flat(names))
-    return _fit(estimator, names, label, len(data))
+    estimator = getattr(_clv(), class_name)(model_config=_flat(names))
+    return _fit(estimator, data, names, label)
 
 
 def spend_data(summary: pd.DataFrame) -> pd.DataFrame:
@@ -148,8 +152,8 @@ def fit_spend(summary: pd.DataFrame) -> Fitted:
     if len(data) < 10:
         raise ClvModelError(f"{len(data)} repeat buyer(s) with spend: the Gamma-Gamma model "
                             f"needs many (hundreds at least)")
-    estimator = _clv().GammaGammaModel(data=data, model_config=_flat(SPEND_PARAMETERS))
-    return _fit(estimator, SPEND_PARAMETERS, "Gamma-Gamma", len(data))
+    estimator = _clv().GammaGammaModel(model_config=_flat(SPEND_PARAMETERS))
+    return _fit(estimator, data, SPEND_PARAMETERS, "Gamma-Gamma")
 
 
 def _values(array) -> np.ndarray:
@@ -183,3 +187,29 @@ def lifetime_value(purchases: Fitted, summary: pd.DataFrame, order_value: np.nda
         purchases.model, data, future_t=int(months), discount_rate=float(monthly_discount_rate),
         time_unit={"days": "D", "weeks": "W"}[time_unit])
     return _values(value)
+
+
+def expected_new_customer(fitted: Fitted, grid: pd.DataFrame) -> np.ndarray:
+    """Expected repeat purchases of a just-acquired customer within `grid["t"]` time units."""
+    return _values(fitted.model.expected_purchases_new_customer(
+        data=grid[["customer_id"]], t=grid["t"].to_numpy(dtype=float)))
+
+
+def simulate_frequency(fitted: Fitted, summary: pd.DataFrame, *, seed: int, samples: int
+                       ) -> np.ndarray:
+    """Repeat purchases the fitted model simulates for customers of each summary row's age T,
+    `samples` draws each (draw × customer)."""
+    data = summary[["customer_id", "T"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        simulated = fitted.model.distribution_new_customer(
+            data=data, T=data["T"], random_seed=seed, var_names=["recency_frequency"],
+            n_samples=samples)["recency_frequency"]
+    frequency = simulated.sel(obs_var="frequency") if "obs_var" in simulated.dims \
+        else simulated[..., 1]
+    return np.asarray(frequency.values, dtype=float).reshape(samples, -1)
+
+
+def log_likelihood_at(fitted: Fitted, params: dict[str, float]) -> float:
+    """The fitted model's log-likelihood at other parameter values (e.g. a generator's truth)."""
+    return _likelihood_and_errors(fitted.model.model, params)[0]

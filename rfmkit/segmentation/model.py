@@ -132,7 +132,7 @@ class KMeansSegmenter(ClusterMixin, BaseEstimator):
 
 
 def run_artifact(run_dir: str | Path) -> Path:
-    """Where a run keeps its k-means model (notebook 03 saves it; 05 and 06 serve and describe it)."""
+    """Where a run keeps its k-means model (notebook 03 saves it; 06 and 07 serve and describe it)."""
     return Path(run_dir) / "models" / "kmeans" / ARTIFACT_NAME
 
 

@@ -1,1 +1,1 @@
-"""Serving (notebook 05): the SageMaker inference contract, the local endpoint, deployment, batch."""
+"""Serving (notebook 06): the SageMaker inference contract, the local endpoint, deployment, batch."""

@@ -66,7 +66,7 @@ class _RegistryDeployer:
 
     @contextmanager
     def exclusive(self) -> Iterator[str | None]:
-        """Hold the registry for a sequence of changes (notebook 05's promote → rollback demo):
+        """Hold the registry for a sequence of changes (notebook 06's promote → rollback demo):
         other runs wait instead of interleaving, and on leaving every alias is exactly as it was
         found (even when the block fails), and the endpoints follow. Yields the production version
         found."""

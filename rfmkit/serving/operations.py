@@ -1,4 +1,4 @@
-"""What notebook 05 does with endpoints, written once against the Serving protocol
+"""What notebook 06 does with endpoints, written once against the Serving protocol
 (`LocalEndpointServer` and `SageMakerServing` both follow it; the backend object hands one out).
 
 The client code is identical on both backends: boto3 `sagemaker-runtime` `invoke_endpoint`; the

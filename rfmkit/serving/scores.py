@@ -1,4 +1,4 @@
-"""`customer_scores`: every customer with segment, cluster and churn probability (notebook 05).
+"""`customer_scores`: every customer with segment, cluster and churn probability (notebook 06).
 
 The churn model that scores is the registry's production version. When no version is approved
 (the transaction model on synthetic data never passes the quality gate), the newest version
@@ -19,7 +19,7 @@ from rfmkit.churn.predictions import write_predictions
 from rfmkit.churn.registry import PRODUCTION
 from rfmkit.warehouse.base import Warehouse
 
-TABLE, DDL = "customer_scores", "090_customer_scores.sql"
+TABLE = marts.CUSTOMER_SCORES[0]
 
 
 class ScoringError(RuntimeError):
@@ -62,18 +62,10 @@ def customer_scores(warehouse: Warehouse, backend, churn: pd.DataFrame, chosen: 
     rows and the files exported."""
     write_predictions(warehouse, backend, churn, model=chosen.registered_model,
                       version=chosen.version, approved=chosen.approved, scored_at=scored_at)
-    unscored = warehouse.query(
-        "SELECT COUNT(*) AS n, MIN(r.customer_id) AS example FROM rfm_scores AS r "
-        "LEFT JOIN churn_predictions AS p ON p.customer_id = r.customer_id "
-        "WHERE p.customer_id IS NULL")
-    if int(unscored["n"].iloc[0]):
-        raise ScoringError(f"{int(unscored['n'].iloc[0]):,} of {warehouse.row_count('rfm_scores'):,} "
-                           f"customers got no churn score (for example {unscored['example'].iloc[0]});"
-                           f" every customer in rfm_scores must be scored")
-    rows, exported = marts.build(warehouse, backend, TABLE, DDL, order_by="customer_id",
-                                 optional_inputs={"customer_segments": "070_customer_segments.sql"})
-    _, summary = marts.segment_summary(warehouse, backend)
-    return rows, exported + summary
+    try:
+        return marts.customer_scores(warehouse, backend)
+    except marts.UnscoredCustomers as exc:
+        raise ScoringError(str(exc)) from None
 
 
 def distribution_by_segment(warehouse: Warehouse) -> pd.DataFrame:
