@@ -34,8 +34,13 @@ CAPTIONS = {
     "segment-revenue": "What each segment has spent in total: where today's revenue comes from.",
     "rfm-scatter": "Each dot is a customer: left = bought recently, up = spent more. Segments are bands "
                    "of these scores.",
-    "churn-risk": "How likely the churn model (notebook 04) thinks each segment's customers are to "
-                  "leave.",
+    "churn-risk": "How likely each segment's customers are to have left: 1 − P(alive) where "
+                  "notebook 05 valued them, else the churn classifier's probability.",
+    "p-alive": "Mean P(alive): the chance a segment's customers are still customers (notebook 05).",
+    "value-at-risk": "CLV × (1 − P(alive)): the expected value each segment stands to lose. Where "
+                     "retention effort pays most.",
+    "churn-alerts": "Distance to churn (days since the last purchase against the customer's own "
+                    "rhythm): who needs contacting now (alert, critical) and who has churned.",
     "revenue-at-risk": "Spend weighted by churn probability: where a retention offer protects the most "
                        "revenue.",
     "cluster-profiles": "What k-means (notebook 03) found without being told the segments: each "
@@ -56,6 +61,7 @@ class DashboardData:
     has_churn: bool
     model_note: str                # which churn model scored, and whether it was approved
     sources: list[str]             # the export files read
+    has_value: bool = False        # P(alive), CLV and value at risk (notebook 05)
 
 
 def load(cfg: RunConfig) -> DashboardData:
@@ -79,6 +85,7 @@ def load(cfg: RunConfig) -> DashboardData:
             sources += [p.name for p in segments]
     has_clusters = "cluster_label" in frame and frame["cluster_label"].notna().any()
     has_churn = "churn_probability" in frame
+    has_value = "p_alive" in frame and frame["p_alive"].notna().any()
     note = ""
     if has_churn:
         model = frame["churn_model"].iloc[0]
@@ -93,7 +100,7 @@ def load(cfg: RunConfig) -> DashboardData:
         raise DashboardError(f"no segment_summary export in {exports}: run notebook 02 (or 06) first")
     summary = pd.concat([pd.read_csv(p) for p in summary_files], ignore_index=True)
     return DashboardData(frame, summary, bool(has_clusters), has_churn, note,
-                         sources + [p.name for p in summary_files])
+                         sources + [p.name for p in summary_files], bool(has_value))
 
 
 def segment_order(customers: pd.DataFrame) -> list[str]:
@@ -165,6 +172,25 @@ def figures(data: DashboardData, seed: int = 42) -> dict[str, dict]:
                                          "Revenue at risk by segment (spend × churn probability)",
                                          "revenue at risk (BRL)", ",.0f")
 
+    if data.has_value:
+        panels["p-alive"] = bars(summary["mean_p_alive"], "Mean P(alive) by segment",
+                                 "P(alive)", ".2f")
+        panels["value-at-risk"] = bars(summary["value_at_risk"],
+                                       "Value at risk by segment (CLV × (1 − P(alive)))",
+                                       "value at risk (BRL)", ",.0f")
+    if "alert_status" in customers and customers["alert_status"].notna().any():
+        status = customers.groupby(["alert_status", "segment"]).size().unstack(fill_value=0)
+        alerts = go.Figure()
+        for s in order:
+            counts = status[s] if s in status else pd.Series(dtype=int)
+            alerts.add_trace(go.Bar(
+                x=ALERT_STATUSES, y=[int(counts.get(a, 0)) for a in ALERT_STATUSES], name=s,
+                legendgroup=s, marker_color=colour[s],
+                hovertemplate=f"{s}: %{{y:,}}<extra>%{{x}}</extra>"))
+        alerts.update_layout(barmode="stack", title="Churn alerts: customers by status",
+                             yaxis_title="customers", showlegend=False)
+        panels["churn-alerts"] = alerts
+
     if data.has_clusters:
         labelled = customers.dropna(subset=["cluster_label"])
         cells = cluster_cells(labelled)
@@ -202,6 +228,7 @@ def figures(data: DashboardData, seed: int = 42) -> dict[str, dict]:
 
 
 PROFILE_COLUMNS = ("recency_days", "frequency", "monetary")
+ALERT_STATUSES = ["active", "alert", "critical", "churned"]
 
 
 def cluster_cells(labelled: pd.DataFrame) -> pd.DataFrame:
@@ -235,6 +262,8 @@ def segment_table(data: DashboardData) -> pd.DataFrame:
     columns = ["customers", "revenue", "mean_recency_days", "mean_orders"]
     if data.has_churn:
         columns += ["churn_probability_sum", "flagged", "revenue_at_risk"]
+    if data.has_value:
+        columns += ["clv", "value_at_risk", "need_contact"]
     table = summary[columns].copy()
     if data.has_churn:
         table["flagged"] = table["flagged"].astype(int)
@@ -259,6 +288,7 @@ def render(data: DashboardData, *, title: str = "rfmkit · customer dashboard", 
     return env.get_template(TEMPLATE).render(
         title=title, generated=(generated or datetime.now()).strftime("%Y-%m-%d %H:%M"),
         sources=data.sources, note=data.model_note, has_churn=data.has_churn,
+        has_value=data.has_value,
         has_clusters=data.has_clusters, segments=list(colour.items()),
         panels=[(key, figure.pop("caption")) for key, figure in panels.items()], rows=rows,
         payload=_script_json({"figures": panels, "segments": rows}),

@@ -15,10 +15,12 @@ from rfmkit.warehouse.loading import LoadReport
 
 SEGMENT_SUMMARY = ("segment_summary", "095_segment_summary.sql")
 CUSTOMER_SCORES = ("customer_scores", "090_customer_scores.sql")
-# Churn risk comes from customer_value (P(alive), notebook 05) or churn_predictions (a classifier);
-# whichever a run has not written yet is created empty from its own DDL file.
-RISK_INPUTS = {"churn_predictions": "085_churn_predictions.sql",
-               "customer_value": "110_customer_value.sql"}
+# Churn risk comes from customer_value (P(alive), notebook 05) or churn_predictions (a classifier),
+# alert status from churn_alerts; whichever a run has not written yet is created empty from its
+# own DDL file.
+RISK_INPUTS = {"churn_predictions": ("085_churn_predictions.sql",),
+               "customer_value": ("110_customer_value.sql",),
+               "churn_alerts": ("116_churn_alerts.sql",)}
 
 
 def write_mart(warehouse: Warehouse, backend, table: str, ddl: str, rows: pd.DataFrame,
@@ -42,13 +44,15 @@ def build(warehouse: Warehouse, backend, table: str, model: str, *, order_by: st
           optional_inputs: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[Path]]:
     """Run the SQL model that (re)builds `table`, export it, and return its rows.
 
-    optional_inputs: table → its DDL file, for inputs an earlier notebook may not have written yet
-    (created empty, so the model's LEFT JOIN yields NULLs); each table's DDL stays in one file."""
+    optional_inputs: table → the SQL files that create it, for inputs an earlier notebook may not
+    have written yet (created empty, so the model's LEFT JOIN yields NULLs); each table's DDL
+    stays in one file."""
     from rfmkit.warehouse.dialect import quote_ident, quote_table
 
-    for name, ddl in (optional_inputs or {}).items():
+    for name, files in (optional_inputs or {}).items():
         if not warehouse.table_exists(name):
-            warehouse.run_file(ddl)
+            for sql_file in files:
+                warehouse.run_file(sql_file)
     warehouse.run_file(model)
     exported = backend.exporter().export(warehouse, table, order_by=order_by)
     return (warehouse.query(f"SELECT * FROM {quote_table(table)} ORDER BY {quote_ident(order_by)}"),
@@ -74,9 +78,10 @@ class UnscoredCustomers(RuntimeError):
 def customer_scores(warehouse: Warehouse, backend) -> tuple[pd.DataFrame, list[Path]]:
     """Check every customer of rfm_scores has a churn risk (customer_value or churn_predictions),
     then build and export customer_scores and segment_summary."""
-    for name, ddl in {**RISK_INPUTS, "customer_segments": "070_customer_segments.sql"}.items():
+    for name, files in {**RISK_INPUTS, "customer_segments": ("070_customer_segments.sql",)}.items():
         if not warehouse.table_exists(name):
-            warehouse.run_file(ddl)
+            for sql_file in files:
+                warehouse.run_file(sql_file)
     unscored = warehouse.query(
         "SELECT COUNT(*) AS n, MIN(r.customer_id) AS example FROM rfm_scores AS r "
         "LEFT JOIN churn_predictions AS p ON p.customer_id = r.customer_id "

@@ -7,7 +7,8 @@
 --                                   (transaction) customers churn risk is 1 − P(alive)
 --   churn_predictions (notebook 06) a churn classifier's probability and label, for customers
 --                                   customer_value does not cover (contractual data)
--- Both optional inputs are created empty by marts.build when missing.
+--   churn_alerts (notebooks 05/08)  alert status and overdue ratio (distance to churn)
+-- The optional inputs are created empty by marts.customer_scores when missing.
 -- revenue_at_risk = monetary × churn_probability, rounded to cents.
 -- The caller checks first that every customer of rfm_scores has a churn risk from one of them.
 
@@ -32,6 +33,8 @@ CREATE TABLE customer_scores (
     expected_purchases_365d DOUBLE PRECISION,
     clv                  DOUBLE PRECISION,                       -- discounted expected spend
     value_at_risk        DOUBLE PRECISION,                       -- clv × (1 − p_alive)
+    alert_status         VARCHAR(16),                            -- active/alert/critical/churned
+    overdue_ratio        DOUBLE PRECISION,                       -- days since last ÷ critical gap
     PRIMARY KEY (customer_id)
 )
 DISTKEY (customer_id)
@@ -99,7 +102,10 @@ SELECT c.customer_id,
        r.p_alive,
        r.expected_purchases_365d,
        r.clv,
-       r.value_at_risk
+       r.value_at_risk,
+       a.status        AS alert_status,
+       a.overdue_ratio
 FROM customers AS c
 JOIN risk AS r ON r.customer_id = c.customer_id
-LEFT JOIN clusters AS k ON k.customer_id = c.customer_id;
+LEFT JOIN clusters AS k ON k.customer_id = c.customer_id
+LEFT JOIN churn_alerts AS a ON a.customer_id = c.customer_id;

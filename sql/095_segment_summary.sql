@@ -6,6 +6,7 @@
 --   revenue_at_risk = Σ per customer ROUND(monetary × churn_probability, 2), as in customer_scores
 -- Churn risk is 1 − P(alive) where customer_value covers a customer (notebook 05), else the
 -- classifier's probability, as in customer_scores; clv and value_at_risk are NULL without it.
+-- need_contact counts churn_alerts' customers to contact now (0 until the alert list is built).
 
 DROP TABLE IF EXISTS segment_summary;
 
@@ -19,10 +20,12 @@ WITH customers AS (
            COALESCE(v.churn_label, p.churn_label)      AS churn_label,
            v.p_alive,
            v.clv,
-           v.value_at_risk
+           v.value_at_risk,
+           a.needs_contact
     FROM rfm_scores AS r
     LEFT JOIN churn_predictions AS p ON p.customer_id = r.customer_id
     LEFT JOIN customer_value AS v ON v.customer_id = r.customer_id
+    LEFT JOIN churn_alerts AS a ON a.customer_id = r.customer_id
 )
 
 SELECT segment,
@@ -41,6 +44,7 @@ SELECT segment,
        SUM(ROUND(monetary * churn_probability, 2))     AS revenue_at_risk,
        AVG(p_alive)                                    AS mean_p_alive,
        SUM(clv)                                        AS clv,
-       SUM(value_at_risk)                              AS value_at_risk
+       SUM(value_at_risk)                              AS value_at_risk,
+       SUM(CASE WHEN needs_contact THEN 1 ELSE 0 END)  AS need_contact
 FROM customers
 GROUP BY segment;

@@ -83,7 +83,7 @@ def test_customer_scores_and_segment_summary_are_sql_marts_rebuilt_idempotently(
 def test_a_customer_without_a_score_is_an_error_not_a_gap(scored_warehouse, tmp_path):
     chosen = scores.ScoringVersion("m", "1", True, "note")
     kit = backends.get(RunConfig(run_dir=tmp_path / "run"))
-    with pytest.raises(scores.ScoringError, match="1 of 3 customers got no churn score .*c2"):
+    with pytest.raises(scores.ScoringError, match="1 of 3 customers have no churn risk .*c2"):
         scores.customer_scores(scored_warehouse, kit, churn_frame(["c1", "c3"], [0.1, 0.2]), chosen,
                                date(2018, 1, 1))
     assert not scored_warehouse.table_exists("customer_scores")

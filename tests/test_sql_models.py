@@ -120,6 +120,13 @@ def test_080_churn_features_use_only_history_before_the_cutoff_and_081_the_payme
 
 
 RFM_SCORES = "customer_id VARCHAR, segment VARCHAR, recency_days INTEGER, frequency INTEGER, monetary DECIMAL(18,2)"
+ALERTS = "customer_id VARCHAR, status VARCHAR, overdue_ratio DOUBLE, needs_contact BOOLEAN"
+
+
+def no_value_yet(wh):
+    """Before notebook 05: customer_value and churn_alerts exist, empty (as marts creates them)."""
+    wh.run_file("110_customer_value.sql")
+    given(wh, "churn_alerts", ALERTS, [])
 
 
 def test_090_customer_scores_joins_scores_clusters_and_predictions(wh):
@@ -130,6 +137,7 @@ def test_090_customer_scores_joins_scores_clusters_and_predictions(wh):
     wh.execute("INSERT INTO churn_predictions SELECT customer_id, churn_probability, churn_label, 'm', '3', "
                "false, DATE '2018-10-18' FROM churn_predictions_rows")
     wh.run_file("070_customer_segments.sql")  # notebook 03 has not run: customer_segments is empty
+    no_value_yet(wh)
     wh.run_file("090_customer_scores.sql")
     assert rows(wh, "SELECT customer_id, segment, cluster, CAST(revenue_at_risk AS DOUBLE), churn_label, "
                     "churn_model_version FROM customer_scores ORDER BY customer_id") == [
@@ -140,6 +148,7 @@ def test_095_segment_summary_before_and_after_a_churn_model_scores(wh):
     given(wh, "rfm_scores", RFM_SCORES, [("p1", "Lost", 400, 1, 10), ("p2", "Lost", 300, 1, 30),
                                          ("p3", "Champions", 5, 4, 100)])
     wh.run_file("085_churn_predictions.sql")  # notebook 02: no predictions yet (an empty table)
+    no_value_yet(wh)
     wh.run_file("095_segment_summary.sql")
     assert rows(wh, "SELECT segment, customers, CAST(revenue AS DOUBLE), mean_recency_days, scored, "
                     "revenue_at_risk FROM segment_summary ORDER BY segment") == [
@@ -150,3 +159,26 @@ def test_095_segment_summary_before_and_after_a_churn_model_scores(wh):
     assert rows(wh, "SELECT segment, scored, mean_churn_probability, churn_probability_p50, flagged, "
                     "CAST(revenue_at_risk AS DOUBLE) FROM segment_summary ORDER BY segment") == [
         ("Champions", 1, 0.2, 0.2, 0, 20.0), ("Lost", 2, 0.7, 0.7, 2, 32.0)]
+
+
+def test_090_and_095_take_churn_risk_from_p_alive_where_customers_are_valued(wh):
+    given(wh, "rfm_scores", RFM_SCORES, [("p1", "Champions", 5, 3, 100), ("p2", "Lost", 400, 1, 40)])
+    wh.run_file("085_churn_predictions.sql")
+    wh.execute("INSERT INTO churn_predictions VALUES ('p1', 0.9, 1, 'clf', '3', false, DATE '2018-10-18'), "
+               "('p2', 0.6, 1, 'clf', '3', false, DATE '2018-10-18')")
+    wh.run_file("110_customer_value.sql")
+    wh.execute("INSERT INTO customer_value VALUES ('p1', 2, 30, 60, 0.75, 0.1, 0.3, 1.2, 50, 80, 20, 0.25, 0, "
+               "'MBG/NBD + Gamma-Gamma', 'days', 12, DATE '2018-10-17')")
+    given(wh, "churn_alerts", ALERTS, [("p1", "alert", 0.85, True), ("p2", "churned", 2.0, False)])
+    wh.run_file("070_customer_segments.sql")
+    wh.run_file("090_customer_scores.sql")
+    assert rows(wh, "SELECT customer_id, churn_probability, churn_label, churn_model, churn_model_version, "
+                    "churn_model_approved, scored_at, p_alive, clv, value_at_risk, alert_status, "
+                    "CAST(revenue_at_risk AS DOUBLE) FROM customer_scores ORDER BY customer_id") == [
+        ("p1", 0.25, 0, "MBG/NBD + Gamma-Gamma", "fitted to 2018-10-17", True, pd.Timestamp("2018-10-18"),
+         0.75, 80.0, 20.0, "alert", 25.0),
+        ("p2", 0.6, 1, "clf", "3", False, pd.Timestamp("2018-10-18"), None, None, None, "churned", 24.0)]
+    wh.run_file("095_segment_summary.sql")
+    assert rows(wh, "SELECT segment, mean_churn_probability, mean_p_alive, clv, value_at_risk, need_contact "
+                    "FROM segment_summary ORDER BY segment") == [
+        ("Champions", 0.25, 0.75, 80.0, 20.0, 1), ("Lost", 0.6, None, None, None, 0)]

@@ -1,6 +1,6 @@
 """Churn alerts: who needs contacting now, ranked by value at risk, and telling someone.
 
-`alert_list` builds the churn_alerts mart in SQL (sql/115, 116: distance to churn against each
+`alert_list` builds the churn_alerts mart in SQL (sql/115-117: distance to churn against each
 customer's own cadence, and P(alive)); `run_alerts` routes the customers who need contacting to
 recipient lists, leaves out anyone alerted within the cooldown, writes one HTML and one text
 message per list into the run folder, and with send=True sends them with the backend's notifier
@@ -20,8 +20,9 @@ import pandas as pd
 from rfmkit.alerts.notify import Message
 from rfmkit.warehouse.base import Warehouse
 
-PARAMETERS_SQL, MODEL_SQL, AUDIT_SQL = ("115_alert_parameters.sql", "116_churn_alerts.sql",
-                                        "120_notification_audit.sql")
+PARAMETERS_SQL, TABLE_SQL, MODEL_SQL = ("115_alert_parameters.sql", "116_churn_alerts.sql",
+                                        "117_churn_alerts_model.sql")
+AUDIT_SQL = "120_notification_audit.sql"
 TABLE, AUDIT = "churn_alerts", "notification_audit"
 # status → recipient list
 ROUTES = {"critical": "critical", "alert": "alert", "low P(alive)": "alert"}
@@ -76,6 +77,7 @@ def alert_list(warehouse: Warehouse, settings: AlertSettings, as_of: date | None
         {"as_of": as_of.isoformat(), "p_alive_threshold": float(settings.p_alive_threshold),
          "alert_ratio": float(settings.alert_ratio), "critical_ratio": float(settings.critical_ratio),
          "churned_ratio": float(settings.churned_ratio)})
+    warehouse.run_file(TABLE_SQL)
     warehouse.run_file(MODEL_SQL)
     frame = warehouse.query(f"SELECT * FROM {TABLE} ORDER BY value_rank")
     frame["as_of"] = as_of

@@ -34,6 +34,7 @@ CDNOW_PERIOD = Period.of("1997-09-30", "1998-06-30", "weeks")
 CDNOW_COLUMNS = {"customer": 1, "timestamp": 3, "amount": 5}
 LIFETIMES_WHEEL = "lifetimes==0.11.3"
 MEMBER = "lifetimes/datasets/CDNOW_sample.txt"
+REPRODUCTION_CSV = "cdnow_reproduction.csv"
 
 
 def cdnow_sample(cache: Path = DATA_DIR / "external") -> Path | None:
@@ -80,11 +81,15 @@ def reproduction(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def reproduce_cdnow(path: Path, staging_dir: Path) -> pd.DataFrame:
+def reproduce_cdnow(path: Path, run_dir: Path) -> pd.DataFrame:
     """Load CDNOW into a scratch in-memory warehouse (the run's warehouse is left alone),
-    summarise it for the papers' period, fit, and compare with PUBLISHED."""
+    summarise it for the papers' period, fit, compare with PUBLISHED, and keep the table in
+    <run>/customer_value/cdnow_reproduction.csv."""
     from rfmkit.warehouse.duckdb import DuckDBWarehouse
 
+    folder = Path(run_dir) / "customer_value"
     with DuckDBWarehouse(":memory:") as scratch:
-        load_cdnow(scratch, path, staging_dir)
-        return reproduction(summarise(scratch, CDNOW_PERIOD))
+        load_cdnow(scratch, path, folder)
+        table = reproduction(summarise(scratch, CDNOW_PERIOD))
+    table.to_csv(folder / REPRODUCTION_CSV, index=False)
+    return table

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -43,18 +43,43 @@ def _flat(names) -> dict:
     return {name: Prior("HalfFlat") for name in names}
 
 
-@dataclass
 class Fitted:
-    """A fitted model: the pymc-marketing object, its maximum-likelihood parameters, the
-    log-likelihood there, standard errors, and how long the fit took."""
+    """A fitted model: the pymc-marketing object and its maximum-likelihood parameters; the
+    log-likelihood there and the standard errors are computed when first asked for (each needs a
+    compiled function of its own, seconds that scoring does not need to spend)."""
 
-    label: str
-    model: object = field(repr=False)
-    params: dict[str, float]
-    log_likelihood: float
-    standard_errors: dict[str, float]
-    customers: int
-    seconds: float
+    def __init__(self, label: str, model, params: dict[str, float], customers: int,
+                 seconds: float):
+        self.label, self.model, self.params = label, model, params
+        self.customers, self.seconds = customers, seconds
+
+    def __repr__(self) -> str:
+        return f"Fitted({self.label}, {self.params}, customers={self.customers:,})"
+
+    @cached_property
+    def _point(self) -> dict[str, np.ndarray]:
+        return _point(self.model.model, self.params)
+
+    @cached_property
+    def log_likelihood(self) -> float:
+        return log_likelihood_at(self, self.params)
+
+    @cached_property
+    def standard_errors(self) -> dict[str, float]:
+        """From the observed information: central differences of the exact gradient on the log
+        scale the optimiser used, carried back with the delta method (se(θ) = θ · se(log θ)).
+        NaN where the data do not determine a parameter (the likelihood is flat along a ridge,
+        e.g. a and b of the modified BG/NBD when few customers buy twice): no false precision."""
+        pm_model = self.model.model
+        information = -_hessian(pm_model, self._point)
+        try:
+            variances = np.diag(np.linalg.inv(information))
+        except np.linalg.LinAlgError:
+            variances = np.full(len(self._point), np.nan)
+        with np.errstate(invalid="ignore"):
+            log_errors = np.where(variances > 0, np.sqrt(np.abs(variances)), np.nan)
+        names = [rv.name for rv in pm_model.free_RVs]
+        return {n: self.params[n] * float(e) for n, e in zip(names, log_errors, strict=True)}
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame({"estimate": self.params, "standard_error": self.standard_errors})
@@ -68,43 +93,24 @@ def _fit(model, data: pd.DataFrame, names: tuple[str, ...], label: str) -> Fitte
     seconds = time.perf_counter() - started
     posterior = model.idata.posterior
     params = {n: float(posterior[n].values.ravel()[0]) for n in names}
-    log_likelihood, errors = _likelihood_and_errors(model.model, params)
-    return Fitted(label, model, params, log_likelihood, errors, len(data), seconds)
+    return Fitted(label, model, params, len(data), seconds)
 
 
-def _likelihood_and_errors(pm_model, params: dict[str, float]) -> tuple[float, dict[str, float]]:
-    """The log-likelihood at `params` (flat priors add nothing) and each parameter's standard
-    error from the observed information (the Hessian on the log scale the optimiser used,
-    carried back with the delta method: se(θ) = θ · se(log θ))."""
+def _point(pm_model, params: dict[str, float]) -> dict[str, np.ndarray]:
+    """`params` as a point of the model's value variables (log-transformed for HalfFlat)."""
     point = {}
     for rv in pm_model.free_RVs:
         value_var = pm_model.rvs_to_values[rv]
         transform = pm_model.rvs_to_transforms.get(rv)
         raw = np.asarray(params[rv.name], dtype=float)
         point[value_var.name] = transform.forward(raw).eval() if transform is not None else raw
-    log_likelihood = float(pm_model.compile_logp(jacobian=False)(point))
-    information = -_hessian(pm_model, point)
-    names = [rv.name for rv in pm_model.free_RVs]
-    # NaN where the data do not determine a parameter (the likelihood is flat along a ridge,
-    # e.g. a and b of the modified BG/NBD when few customers buy twice): no false precision.
-    try:
-        variances = np.diag(np.linalg.inv(information))
-    except np.linalg.LinAlgError:
-        variances = np.full(len(names), np.nan)
-    with np.errstate(invalid="ignore"):
-        log_errors = np.where(variances > 0, np.sqrt(np.abs(variances)), np.nan)
-    errors = {n: params[n] * float(e) for n, e in zip(names, log_errors, strict=True)}
-    return log_likelihood, errors
+    return point
 
 
 def _hessian(pm_model, point: dict) -> np.ndarray:
-    """Second derivatives of the log-likelihood on the log scale: exact where PyTensor can
-    differentiate twice, else central differences of the exact gradient (Pareto/NBD's
-    hypergeometric function has no second derivative in PyTensor)."""
-    try:
-        return np.atleast_2d(pm_model.compile_d2logp(jacobian=False, negate_output=False)(point))
-    except Exception:  # noqa: BLE001 - PyTensor raises MethodNotDefined while building the graph
-        pass
+    """Second derivatives of the log-likelihood at `point`: central differences of PyTensor's
+    exact gradient (one compiled function; Pareto/NBD's hypergeometric function has no second
+    derivative in PyTensor anyway)."""
     gradient = pm_model.compile_dlogp(jacobian=False)
     names = list(point)
     sizes = [np.size(point[n]) for n in names]
@@ -211,5 +217,7 @@ def simulate_frequency(fitted: Fitted, summary: pd.DataFrame, *, seed: int, samp
 
 
 def log_likelihood_at(fitted: Fitted, params: dict[str, float]) -> float:
-    """The fitted model's log-likelihood at other parameter values (e.g. a generator's truth)."""
-    return _likelihood_and_errors(fitted.model.model, params)[0]
+    """The fitted model's log-likelihood at `params` (its own, or e.g. a generator's truth);
+    flat priors add nothing to it."""
+    pm_model = fitted.model.model
+    return float(pm_model.compile_logp(jacobian=False)(_point(pm_model, params)))

@@ -7,6 +7,7 @@ recency for a few frequencies."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -173,13 +174,29 @@ def figures(check: HoldoutCheck, curves: pd.DataFrame):
     return fig
 
 
+def save(check: HoldoutCheck, truth: pd.DataFrame | None, run_dir) -> Path:
+    """Keep the hold-out check (and the truth comparison) in <run>/customer_value/ for reports."""
+    import json
+
+    folder = Path(run_dir) / "customer_value"
+    folder.mkdir(parents=True, exist_ok=True)
+    check.by_frequency.to_csv(folder / "holdout_by_frequency.csv", index=False)
+    record = {"model": check.fitted.label, "calibration_end": str(check.period.calibration_end),
+              "holdout_end": str(check.period.holdout_end), "errors": check.errors,
+              "params": check.fitted.params,
+              "truth": None if truth is None else truth.reset_index(names="parameter")
+              .to_dict(orient="records")}
+    path = folder / "validation.json"
+    path.write_text(json.dumps(record, indent=2))
+    return path
+
+
 def against_truth(fitted: models.Fitted, data_dir) -> pd.DataFrame | None:
     """For generated data (generation.json beside the files): the generator's true purchase
     parameters against the fitted ones, with standard errors, and the likelihood-ratio statistic
     2·(LL(fitted) − LL(truth)), which is below 13.3 (χ², 4 d.f., 99 %) when the truth is
     inside the fit's 99 % confidence region. None for data that was not generated."""
     import json
-    from pathlib import Path
 
     record = Path(data_dir) / "generation.json"
     if not record.exists():
