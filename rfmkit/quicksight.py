@@ -150,9 +150,11 @@ class QuickSightPublisher:
         return answer["Arn"]
 
     # -- everything -------------------------------------------------------------------------------
-    def publish(self, tables: dict[str, tuple[list[Column], str, int]], manifest_bucket: str) -> Published:
+    def publish(self, tables: dict[str, tuple[list[Column], str, int]], manifest_bucket: str,
+                empty_columns: frozenset[str] = frozenset()) -> Published:
         """tables: table -> (columns, manifest key, rows exported). The analysis and dashboard read
-        customer_scores when it is there, else rfm_scores (fewer visuals)."""
+        customer_scores when it is there, else rfm_scores (fewer visuals); columns in
+        `empty_columns` (all NULL, e.g. P(alive) on contractual data) get no visual."""
         published = Published()
         for table, (columns, key, rows) in tables.items():
             source = self.data_source(table, manifest_bucket, key)
@@ -161,7 +163,8 @@ class QuickSightPublisher:
         main = "customer_scores" if "customer_scores" in tables else "rfm_scores"
         if main not in tables:
             raise QuickSightError("the analysis needs the rfm_scores or customer_scores export")
-        definition = analysis_definition(published.data_sets[main], [c.name for c in tables[main][0]])
+        definition = analysis_definition(published.data_sets[main], [
+            c.name for c in tables[main][0] if c.name not in empty_columns])
         published.analysis_arn = self.analysis(definition)
         published.dashboard_arn = self.dashboard(definition)
         return published
@@ -255,17 +258,22 @@ def _title(text: str) -> dict:
     return {"Visibility": "VISIBLE", "FormatText": {"PlainText": text}}
 
 
-def _bar(visual: str, title: str, value: dict) -> dict:
+def _bar(visual: str, title: str, value: dict, category: str = "segment") -> dict:
     return {"BarChartVisual": {"VisualId": visual, "Title": _title(title), "ChartConfiguration": {
-        "FieldWells": {"BarChartAggregatedFieldWells": {"Category": [_dimension(visual, "segment")],
+        "FieldWells": {"BarChartAggregatedFieldWells": {"Category": [_dimension(visual, category)],
                                                         "Values": [value]}},
         "Orientation": "VERTICAL"}}}
 
 
+# customer_scores columns that are NULL until notebook 05 (or the alert list) has run
+OPTIONAL_COLUMNS = ("p_alive", "expected_purchases_365d", "clv", "value_at_risk", "alert_status",
+                    "overdue_ratio", "cluster_label")
+
+
 def analysis_definition(data_set_arn: str, columns: list[str]) -> dict:
     """The sheet of the local dashboard: segment sizes and revenue, recency against spend, and
-    (when the data set has them) churn risk, revenue at risk and cluster profiles, with a segment
-    filter control over every visual."""
+    (when the data set has them) churn risk, revenue at risk, P(alive), value at risk, churn
+    alerts and cluster profiles, with a segment filter control over every visual."""
     visuals = [
         _bar("segment-sizes", "Customers per segment",
              {"CategoricalMeasureField": {"FieldId": "segment-sizes.customers",
@@ -288,6 +296,17 @@ def analysis_definition(data_set_arn: str, columns: list[str]) -> dict:
                                                       "Column": _column("churn_probability")}}]}}}}})
         visuals.append(_bar("revenue-at-risk", "Revenue at risk by segment",
                             _measure("revenue-at-risk", "revenue_at_risk", "SUM")))
+    if "p_alive" in columns:
+        visuals.append(_bar("p-alive", "Mean P(alive) by segment",
+                            _measure("p-alive", "p_alive", "AVERAGE")))
+        visuals.append(_bar("value-at-risk", "Value at risk by segment (CLV x (1 - P(alive)))",
+                            _measure("value-at-risk", "value_at_risk", "SUM")))
+    if "alert_status" in columns:
+        visuals.append(_bar("churn-alerts", "Churn alerts: customers by status",
+                            {"CategoricalMeasureField": {"FieldId": "churn-alerts.customers",
+                                                         "Column": _column("customer_id"),
+                                                         "AggregationFunction": "COUNT"}},
+                            category="alert_status"))
     if "cluster_label" in columns:
         visuals.append({"PivotTableVisual": {
             "VisualId": "cluster-profiles", "Title": _title("Cluster profiles"),
@@ -352,4 +371,17 @@ def publish_run(cfg, warehouse, manifests_written: dict, user: str, *, boto_sess
                                     principal_arn(user, account, boto_session.region_name),
                                     prefix=cfg.aws.prefix or "rfmkit", role_arn=cfg.aws.quicksight_role_arn,
                                     progress=progress)
-    return publisher.publish(tables, cfg.aws.bucket)
+    return publisher.publish(tables, cfg.aws.bucket, _empty_columns(warehouse, tables))
+
+
+def _empty_columns(warehouse, tables: dict) -> frozenset[str]:
+    """customer_scores' optional columns that hold no value in this run (no visual for them)."""
+    from rfmkit.warehouse.dialect import quote_ident
+
+    optional = [c.name for c in tables.get("customer_scores", ([], "", 0))[0]
+                if c.name in OPTIONAL_COLUMNS]
+    if not optional:
+        return frozenset()
+    counts = warehouse.query("SELECT " + ", ".join(f"COUNT({quote_ident(c)}) AS {quote_ident(c)}"
+                                                   for c in optional) + " FROM customer_scores")
+    return frozenset(c for c in optional if int(counts[c].iloc[0]) == 0)

@@ -212,3 +212,22 @@ def test_publishing_needs_an_owner_and_a_bucket(run):
     assert quicksight.principal_arn("analyst", ACCOUNT, REGION) == USER
     group = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:group/default/analysts"
     assert quicksight.principal_arn(group, ACCOUNT, REGION) == group
+
+
+def test_the_analysis_shows_customer_value_and_alerts_in_a_valid_request():
+    """With P(alive), value at risk and alert status in the data set, the analysis gains their
+    visuals, and create_analysis accepts the definition's shape (botocore validates it)."""
+    columns = ["customer_id", "segment", "recency_days", "frequency", "monetary", "churn_probability",
+               "revenue_at_risk", "p_alive", "clv", "value_at_risk", "alert_status", "cluster_label"]
+    definition = quicksight.analysis_definition(f"{QS}:dataset/x", columns)
+    visual_ids = [next(iter(v.values()))["VisualId"] for v in definition["Sheets"][0]["Visuals"]]
+    assert {"p-alive", "value-at-risk", "churn-alerts"} <= set(visual_ids)
+    qs = client()
+    publisher = quicksight.QuickSightPublisher(qs, ACCOUNT, USER, progress=lambda _: None)
+    with Stubber(qs) as stub:
+        stub.add_client_error("describe_analysis", NOT_FOUND, http_status_code=404)
+        stub.add_response("create_analysis", {"Arn": f"{QS}:analysis/rfmkit-analysis"})
+        stub.add_response("describe_analysis", {"Analysis": {"Status": "CREATION_SUCCESSFUL",
+                                                             "Arn": f"{QS}:analysis/rfmkit-analysis"}})
+        assert publisher.analysis(definition).endswith("analysis/rfmkit-analysis")
+        stub.assert_no_pending_responses()
