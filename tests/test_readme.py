@@ -81,6 +81,7 @@ def home(tmp_path_factory, clone) -> Path:
         "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
         "489434,85048,LIGHT,12,12/1/2009 07:45,6.95,13085,United Kingdom\n")
     (home / "data" / "CDNOW_master.txt").write_bytes(b"  00001 19970101  1  11.77\r\n")
+    (home / "data" / "CDNOW_sample.txt").write_bytes(b" 00004 0001 19970101  2   29.33\r\n")
     (home / "data" / "BankChurners.csv").write_text("CLIENTNUM,Attrition_Flag,Customer_Age\n1,Existing Customer,40\n")
     return home
 
