@@ -3,7 +3,8 @@
     python -m bench                      full mode: the documented figures (about an hour, half of
                                          it the 100M RFM case, which needs about 45 GB of free disk)
     python -m bench --quick              small sizes, a few minutes; writes runs/bench/PERFORMANCE-quick.md
-    python -m bench --suite rfm,serving  some suites only (load, rfm, kmeans, churn, serving, workshop)
+    python -m bench --suite rfm,serving  some suites only (load, rfm, kmeans, churn, clv, serving,
+                                         workshop)
 
 Every case runs in a fresh Python process that reports its wall time and peak memory; each figure
 is the median of --repeat runs, with its baseline measured in the same run. Generated inputs are
@@ -18,12 +19,12 @@ from pathlib import Path
 
 from bench.cases import ROOT
 
-SUITES = ("load", "rfm", "kmeans", "churn", "serving", "workshop")
+SUITES = ("load", "rfm", "kmeans", "churn", "clv", "serving", "workshop")
 FULL = {"load_rows": 10_000_000, "rfm_rows": "1000000,10000000,100000000",
-        "kmeans_customers": "100000,1000000,10000000", "churn_rows": 100_000,
+        "kmeans_customers": "100000,1000000,10000000", "churn_rows": 100_000, "clv_customers": "100000,1000000",
         "batch_customers": "100000,1000000", "serving_seconds": 10.0, "workshop_params": ""}
 QUICK = {"load_rows": 1_000_000, "rfm_rows": "1000000", "kmeans_customers": "100000",
-         "churn_rows": 10_000, "batch_customers": "100000", "serving_seconds": 3.0,
+         "churn_rows": 10_000, "clv_customers": "100000", "batch_customers": "100000", "serving_seconds": 3.0,
          "workshop_params": "scale=0.1", "repeat": 1}
 DOCUMENTED_RFM_SIZES = [1_000_000, 10_000_000, 100_000_000]
 QUICK_REPORT = ROOT / "runs" / "bench" / "PERFORMANCE-quick.md"
@@ -46,6 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="skip the pandas reference above this size (it would exceed memory)")
     parser.add_argument("--kmeans-customers", help="comma-separated customer counts for k-means")
     parser.add_argument("--churn-rows", type=int, help="rows for churn training")
+    parser.add_argument("--clv-customers", help="comma-separated customer counts for customer value")
     parser.add_argument("--serving-rate", type=float, default=200.0,
                         help="requests per second of the steady single-row load")
     parser.add_argument("--serving-seconds", type=float, help="seconds per steady-rate run")
@@ -103,6 +105,10 @@ def run_suite(suite: str, args: argparse.Namespace) -> None:
         from bench import churn_bench
 
         churn_bench.run(args.churn_rows, repeat=args.repeat)
+    elif suite == "clv":
+        from bench import clv_bench
+
+        clv_bench.run(sizes(args.clv_customers), repeat=args.repeat)
     elif suite == "serving":
         from bench import serving_bench
 

@@ -174,8 +174,27 @@ def p_alive(fitted: Fitted, summary: pd.DataFrame) -> np.ndarray:
 
 def expected_purchases(fitted: Fitted, summary: pd.DataFrame, units: float) -> np.ndarray:
     """Expected purchase days in the next `units` time units, per customer."""
-    return _values(fitted.model.expected_purchases(
-        data=summary[["customer_id", "frequency", "recency", "T"]], future_t=units))
+    return cumulative_purchases(fitted, summary, np.array([float(units)]))[:, 0]
+
+
+def cumulative_purchases(fitted: Fitted, summary: pd.DataFrame, horizons: np.ndarray,
+                         chunk: int = 200_000) -> np.ndarray:
+    """Expected purchase days within each of `horizons` (time units), customers × horizons.
+
+    One call of the model's expected_purchases per chunk of customers, every horizon stacked in
+    it: pymc-marketing's own CLV loop calls it once per month, and at 1M customers twelve calls
+    took 25 s where one stacked call takes 6 s. Chunks bound the memory of the stacked frame."""
+    data = summary[["customer_id", "frequency", "recency", "T"]].reset_index(drop=True)
+    horizons = np.asarray(horizons, dtype=float)
+    out = np.empty((len(data), len(horizons)))
+    for start in range(0, len(data), chunk):
+        part = data.iloc[start:start + chunk]
+        stacked = pd.concat([part] * len(horizons), ignore_index=True)
+        stacked["customer_id"] = np.arange(len(stacked))
+        values = _values(fitted.model.expected_purchases(
+            data=stacked, future_t=np.repeat(horizons, len(part))))
+        out[start:start + len(part)] = values.reshape(len(horizons), len(part)).T
+    return out
 
 
 def expected_order_value(spend: Fitted, summary: pd.DataFrame) -> np.ndarray:
@@ -184,15 +203,18 @@ def expected_order_value(spend: Fitted, summary: pd.DataFrame) -> np.ndarray:
     return _values(spend.model.expected_customer_spend(data=data))
 
 
-def lifetime_value(purchases: Fitted, summary: pd.DataFrame, order_value: np.ndarray, *,
-                   months: int, monthly_discount_rate: float, time_unit: str) -> np.ndarray:
-    """Discounted expected spend over the next `months` (pymc-marketing's month-by-month sum)."""
-    data = summary[["customer_id", "frequency", "recency", "T"]].copy()
-    data["future_spend"] = order_value
-    value = _clv().customer_lifetime_value(
-        purchases.model, data, future_t=int(months), discount_rate=float(monthly_discount_rate),
-        time_unit={"days": "D", "weeks": "W"}[time_unit])
-    return _values(value)
+# Time units in a month, as pymc-marketing's customer_lifetime_value counts them.
+UNITS_PER_MONTH = {"days": 30.0, "weeks": 4.345}
+
+
+def lifetime_value(monthly_cumulative: np.ndarray, order_value: np.ndarray,
+                   monthly_discount_rate: float) -> np.ndarray:
+    """Discounted expected spend: Σ over months k of order value × (purchases expected in month k)
+    / (1 + rate)^k, from the cumulative purchases at the end of each month (customers × months).
+    The same sum as pymc-marketing's customer_lifetime_value (adapted from lifetimes)."""
+    increments = np.diff(monthly_cumulative, axis=1, prepend=0.0)
+    discount = (1 + float(monthly_discount_rate)) ** -np.arange(1, monthly_cumulative.shape[1] + 1)
+    return order_value * (increments @ discount)
 
 
 def expected_new_customer(fitted: Fitted, grid: pd.DataFrame) -> np.ndarray:

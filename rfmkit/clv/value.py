@@ -64,14 +64,16 @@ def value_frame(summary: pd.DataFrame, purchases: models.Fitted, spend: models.F
     alive = np.clip(models.p_alive(purchases, summary), 0.0, 1.0)
     frame = summary[["customer_id", "frequency", "recency", "T"]].copy()
     frame["p_alive"] = alive
-    for days in HORIZONS_DAYS:
-        frame[f"expected_purchases_{days}d"] = models.expected_purchases(
-            purchases, summary, period.units(days))
+    months = int(settings.clv_months)
+    month = models.UNITS_PER_MONTH[period.time_unit]
+    horizons = np.r_[[period.units(d) for d in HORIZONS_DAYS], month * np.arange(1, months + 1)]
+    cumulative = models.cumulative_purchases(purchases, summary, horizons)
+    for i, days in enumerate(HORIZONS_DAYS):
+        frame[f"expected_purchases_{days}d"] = cumulative[:, i]
     order_value = models.expected_order_value(spend, summary)
     frame["expected_order_value"] = order_value
-    frame["clv"] = models.lifetime_value(
-        purchases, summary, order_value, months=settings.clv_months,
-        monthly_discount_rate=settings.monthly_discount_rate, time_unit=period.time_unit)
+    frame["clv"] = models.lifetime_value(cumulative[:, len(HORIZONS_DAYS):], order_value,
+                                         settings.monthly_discount_rate)
     frame["value_at_risk"] = frame["clv"] * (1 - alive)
     frame["churn_risk"] = 1 - alive
     frame["churn_label"] = (alive < settings.p_alive_threshold).astype(int)
