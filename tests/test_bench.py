@@ -74,3 +74,16 @@ def test_sections_are_replaced_in_place(tmp_path, monkeypatch):
     report.write_section("<!-- y:begin -->", "<!-- y:end -->", "Y", ["added"])
     assert target.read_text() == ("# P\n\nintro\n<!-- x:begin -->\nnew\n<!-- x:end -->\nafter\n"
                                   "\n## Y\n\n<!-- y:begin -->\nadded\n<!-- y:end -->\n")
+
+
+def test_clv_suite_compares_with_pymc_marketing_in_the_same_run(tmp_path):
+    out = tmp_path / "PERFORMANCE.md"
+    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--suite", "clv",
+                           "--clv-customers", "3000", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    section = out.read_text().split("<!-- bench:clv:begin -->")[1].split("<!-- bench:clv:end -->")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| 3,000 |")]
+    assert len(rows) == 1
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert float(cells[1]) > 0 and float(cells[4]) > 0 and cells[7].endswith("×")
