@@ -180,11 +180,11 @@ def _alerts(args: argparse.Namespace) -> int:
         return 2
     kit = backends.for_run(args.backend, run_dir=args.run_dir)
     notifier = None
+    host, _, port = (args.smtp or "").rpartition(":")
+    if args.smtp and not (host and port.isdigit()):
+        print(f"error: --smtp {args.smtp!r}: expected HOST:PORT", file=sys.stderr)
+        return 2
     if args.send and args.smtp:
-        host, _, port = args.smtp.rpartition(":")
-        if not (host and port.isdigit()):
-            print(f"error: --smtp {args.smtp!r}: expected HOST:PORT", file=sys.stderr)
-            return 2
         try:
             notifier = kit.notifier(smtp_host=host, smtp_port=int(port))
         except TypeError:

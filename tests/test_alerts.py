@@ -5,12 +5,12 @@ import email
 from datetime import date, datetime, timedelta
 
 import pytest
+from test_churn import orders_warehouse
 
 from rfmkit import alerts, backends
 from rfmkit.alerts.notify import MailSink, Message, NotifyError, SmtpNotifier, SnsNotifier
 from rfmkit.warehouse.duckdb import DuckDBWarehouse
 
-ORDERS_DDL = "customer_id VARCHAR, order_id VARCHAR, order_date DATE, order_value DECIMAL(18,2), is_purchase BOOLEAN"
 AS_OF = date(2020, 12, 31)
 
 
@@ -31,11 +31,7 @@ ORDERS = [*purchases("g1", "2020-01-01", "2020-01-11"), *purchases("g2", "2020-0
 
 
 def alerts_warehouse(orders=ORDERS, as_of=AS_OF, p_alive=None):
-    warehouse = DuckDBWarehouse(":memory:")
-    warehouse.execute(f"CREATE TABLE fct_orders ({ORDERS_DDL})")
-    for row in orders:
-        warehouse.execute("INSERT INTO fct_orders VALUES (:c, :o, CAST(:d AS DATE), :v, :p)",
-                          dict(zip("codvp", row, strict=True)))
+    warehouse = orders_warehouse(orders)
     warehouse.run_file("110_customer_value.sql")
     customers = sorted({row[0] for row in orders})
     for rank, customer in enumerate(customers):

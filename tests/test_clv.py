@@ -6,22 +6,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from test_churn import orders_warehouse
 
 from rfmkit.clv import literature, models, summary, validation, value
 from rfmkit.clv.summary import ClvDataError, Period
 from rfmkit.warehouse.duckdb import DuckDBWarehouse
-
-ORDERS_DDL = "customer_id VARCHAR, order_id VARCHAR, order_date DATE, order_value DECIMAL(18,2), is_purchase BOOLEAN"
-
-
-def orders_warehouse(rows) -> DuckDBWarehouse:
-    warehouse = DuckDBWarehouse(":memory:")
-    warehouse.execute(f"CREATE TABLE fct_orders ({ORDERS_DDL})")
-    for row in rows:
-        warehouse.execute("INSERT INTO fct_orders VALUES (:c, :o, CAST(:d AS DATE), :v, :p)",
-                          dict(zip("codvp", row, strict=True)))
-    return warehouse
-
 
 # a: three purchase days (two orders on the first day), one in the hold-out; b: one purchase only;
 # c: a repeat purchase worth 0; d: first purchase after the calibration end (not summarised);

@@ -162,3 +162,24 @@ def test_cli_exit_code_on_failure(tmp_path):
                             cwd=PROJECT_ROOT)
     assert result.returncode == 1 and "--only 42: no such notebook" in result.stderr
     assert Path(NOTEBOOKS_DIR).exists()
+
+
+@pytest.mark.notebooks
+def test_the_alerts_command_for_cron_on_a_finished_run(batch_run):
+    """`python -m rfmkit alerts` on the shared run: writes the messages, sends nothing without
+    --send; with --send the lists notebook 08 already sent for this data day are not sent again."""
+    def alerts(*args):
+        return subprocess.run([sys.executable, "-m", "rfmkit", "alerts", "--run-dir",
+                               str(batch_run.run_dir), *args], capture_output=True, text=True,
+                              timeout=600, cwd=batch_run.root)
+
+    before = len(list((batch_run.run_dir / "mail").glob("*.eml")))
+    review = alerts("-p", "cooldown_days=7")
+    assert review.returncode == 0, review.stderr[-2000:]
+    assert "need contacting" in review.stdout and "critical.html" in review.stdout
+    again = alerts("--send")
+    assert again.returncode == 0 and "already sent for" in again.stdout
+    assert len(list((batch_run.run_dir / "mail").glob("*.eml"))) == before
+    bad = alerts("-p", "bogus=1")
+    assert bad.returncode == 2 and "not an alert setting" in bad.stderr
+    assert alerts("--smtp", "nope").returncode == 2
