@@ -50,3 +50,15 @@ def median_of(module: str, *args: object, repeat: int) -> dict:
             out[key] = statistics.median(r[key] for r in runs)
     out["runs"] = repeat
     return out
+
+
+def paired(module: str, ours: tuple[str, str], baseline: tuple[str, str], customers: int, *,
+           repeat: int) -> dict:
+    """The kit's case and its baseline at one size, in the same run, printed side by side.
+    ours/baseline: (case kind, label)."""
+    results = {side: median_of(module, kind, customers, repeat=repeat)
+               for side, (kind, _) in (("ours", ours), ("baseline", baseline))}
+    shown = ", ".join(f"{label} {results[side]['seconds']:.1f} s ({results[side]['peak_mb']:.0f} MB)"
+                      for side, (_, label) in (("ours", ours), ("baseline", baseline)))
+    print(f"{customers:>12,} customers: {shown}", flush=True)
+    return {"customers": customers, **results}

@@ -6,20 +6,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from bench.cases import median_of
+from bench.cases import paired
 from bench.report import machine, write_section
 
 BEGIN, END = "<!-- bench:clv:begin -->", "<!-- bench:clv:end -->"
 
 
 def run(sizes: list[int], *, repeat: int) -> list[dict]:
-    results = []
-    for customers in sizes:
-        ours = median_of("bench.clv_case", "rfmkit", customers, repeat=repeat)
-        baseline = median_of("bench.clv_case", "pymc-marketing", customers, repeat=repeat)
-        print(f"{customers:>12,} customers: rfmkit {ours['seconds']:.1f} s ({ours['peak_mb']:.0f} MB), "
-              f"pymc-marketing {baseline['seconds']:.1f} s ({baseline['peak_mb']:.0f} MB)", flush=True)
-        results.append({"customers": customers, "ours": ours, "baseline": baseline})
+    results = [paired("bench.clv_case", ("rfmkit", "rfmkit"), ("pymc-marketing", "pymc-marketing"),
+                      customers, repeat=repeat) for customers in sizes]
     write_report(results)
     return results
 

@@ -6,21 +6,16 @@ from __future__ import annotations
 
 from datetime import date
 
-from bench.cases import median_of
+from bench.cases import paired
 from bench.report import machine, write_section
 
 BEGIN, END = "<!-- bench:kmeans:begin -->", "<!-- bench:kmeans:end -->"
 
 
 def run(sizes: list[int], *, repeat: int) -> list[dict]:
-    results = []
-    for customers in sizes:
-        runs = 1 if customers >= 5_000_000 else repeat
-        ours = median_of("bench.kmeans_case", "rfmkit", customers, repeat=runs)
-        baseline = median_of("bench.kmeans_case", "minibatch", customers, repeat=runs)
-        print(f"{customers:>12,} customers: k-means {ours['seconds']:.1f} s ({ours['peak_mb']:.0f} MB), "
-              f"MiniBatchKMeans {baseline['seconds']:.1f} s ({baseline['peak_mb']:.0f} MB)", flush=True)
-        results.append({"customers": customers, "ours": ours, "baseline": baseline})
+    results = [paired("bench.kmeans_case", ("rfmkit", "k-means"), ("minibatch", "MiniBatchKMeans"),
+                      customers, repeat=1 if customers >= 5_000_000 else repeat)
+               for customers in sizes]
     write_report(results)
     return results
 
