@@ -137,7 +137,9 @@ def test_run_all_notebooks_as_make_run_does(batch_run):
     assert [f["name"] for f in churn_schema["output"]] == ["churn_probability", "churn_label"]
     page = (run_dir / "dashboard.html").read_text(encoding="utf-8")
     assert "<script src=" not in page and "customer_scores_000.csv" in page
-    assert all(f'id="{panel}"' in page for panel in ("segment-sizes", "churn-risk", "cluster-profiles"))
+    assert all(f'id="{panel}"' in page for panel in ("segment-sizes", "churn-risk", "cluster-profiles",
+                                                     "p-alive", "value-at-risk", "churn-alerts"))
+    assert 'id="kpi-value-at-risk"' in page and 'id="kpi-contact"' in page
 
 
 @pytest.mark.notebooks
