@@ -40,19 +40,23 @@ def write_mart(warehouse: Warehouse, backend, table: str, ddl: str, rows: pd.Dat
     return report, backend.exporter().export(warehouse, table, order_by=key) if export else []
 
 
-def build(warehouse: Warehouse, backend, table: str, model: str, *, order_by: str,
-          optional_inputs: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[Path]]:
-    """Run the SQL model that (re)builds `table`, export it, and return its rows.
-
-    optional_inputs: table → the SQL files that create it, for inputs an earlier notebook may not
-    have written yet (created empty, so the model's LEFT JOIN yields NULLs); each table's DDL
-    stays in one file."""
-    from rfmkit.warehouse.dialect import quote_ident, quote_table
-
-    for name, files in (optional_inputs or {}).items():
+def create_missing(warehouse: Warehouse, inputs: dict[str, tuple[str, ...]]) -> None:
+    """Create each input table an earlier notebook has not written yet, empty, from its own SQL
+    files (so a model's LEFT JOIN yields NULLs); each table's DDL stays in one file."""
+    for name, files in inputs.items():
         if not warehouse.table_exists(name):
             for sql_file in files:
                 warehouse.run_file(sql_file)
+
+
+def build(warehouse: Warehouse, backend, table: str, model: str, *, order_by: str,
+          optional_inputs: dict[str, tuple[str, ...]] | None = None) -> tuple[pd.DataFrame, list[Path]]:
+    """Run the SQL model that (re)builds `table`, export it, and return its rows.
+
+    optional_inputs: table → the SQL files that create it (see create_missing)."""
+    from rfmkit.warehouse.dialect import quote_ident, quote_table
+
+    create_missing(warehouse, optional_inputs or {})
     warehouse.run_file(model)
     exported = backend.exporter().export(warehouse, table, order_by=order_by)
     return (warehouse.query(f"SELECT * FROM {quote_table(table)} ORDER BY {quote_ident(order_by)}"),
@@ -78,10 +82,7 @@ class UnscoredCustomers(RuntimeError):
 def customer_scores(warehouse: Warehouse, backend) -> tuple[pd.DataFrame, list[Path]]:
     """Check every customer of rfm_scores has a churn risk (customer_value or churn_predictions),
     then build and export customer_scores and segment_summary."""
-    for name, files in {**RISK_INPUTS, "customer_segments": ("070_customer_segments.sql",)}.items():
-        if not warehouse.table_exists(name):
-            for sql_file in files:
-                warehouse.run_file(sql_file)
+    create_missing(warehouse, {**RISK_INPUTS, "customer_segments": ("070_customer_segments.sql",)})
     unscored = warehouse.query(
         "SELECT COUNT(*) AS n, MIN(r.customer_id) AS example FROM rfm_scores AS r "
         "LEFT JOIN churn_predictions AS p ON p.customer_id = r.customer_id "
