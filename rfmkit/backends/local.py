@@ -97,6 +97,13 @@ class LocalBackend:
         sink = MailSink(self.cfg.run_dir / "mail")
         return SmtpNotifier(sink.host, sink.port, sink=sink)
 
+    def contact_center(self):
+        """Profiles, contacts, prompts and online features in SQLite files in the run folder; the
+        API and the agent's page on 127.0.0.1 once deployed."""
+        from rfmkit.contact_center.local import LocalContactCenter
+
+        return LocalContactCenter(self.cfg.run_dir)
+
     def publish_dashboards(self, warehouse, manifests: dict[str, Path], *, user: str = "",
                            enabled: bool = True) -> str:
         """Nothing to publish offline: how to take the manifests to QuickSight by hand."""

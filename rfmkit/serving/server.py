@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import secrets
 import threading
-import time
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -175,7 +174,6 @@ class LocalEndpointServer:
         self.endpoints = Endpoints()
         self.record: Path | None = None  # the run folder's note of this server (notebook 99 reads it)
         self._server = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -207,35 +205,17 @@ class LocalEndpointServer:
             self.record.unlink(missing_ok=True)
 
     def start(self, timeout: float = 15.0) -> LocalEndpointServer:
-        import socket
+        from rfmkit.serving.background import BackgroundServer
 
-        import uvicorn
-
-        if self.port == 0:  # pick a free port now so that url is known before serving
-            with socket.socket() as probe:
-                probe.bind((self.host, 0))
-                self.port = probe.getsockname()[1]
-        # Idle keep-alive connections stay open for 65 s (uvicorn's default is 5 s): clients such as
-        # httpx expire theirs after 5 s too, and when both sides time out at once the client can
-        # reuse a connection the server is closing and get a reset instead of an answer.
-        config = uvicorn.Config(create_app(self.endpoints, self.admin_token), host=self.host, port=self.port,
-                                log_level="warning", access_log=False, timeout_graceful_shutdown=5,
-                                timeout_keep_alive=65)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="rfmkit-endpoint", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"local endpoint did not start on {self.url}")
-            time.sleep(0.02)
+        self._server = BackgroundServer(create_app(self.endpoints, self.admin_token), self.host,
+                                        self.port, "rfmkit-endpoint").start(timeout)
+        self.port = self._server.port  # a free port is picked when none was given
         return self
 
     def stop(self) -> None:
         """Graceful: requests in flight finish, then the socket closes."""
         if self._server is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
+            self._server.stop()
             self._server = None
 
     def __enter__(self) -> LocalEndpointServer:
