@@ -4,7 +4,7 @@
                                          it the 100M RFM case, which needs about 45 GB of free disk)
     python -m bench --quick              small sizes, a few minutes; writes runs/bench/PERFORMANCE-quick.md
     python -m bench --suite rfm,serving  some suites only (load, rfm, kmeans, churn, clv, serving,
-                                         workshop)
+                                         contact_center, workshop)
 
 Every case runs in a fresh Python process that reports its wall time and peak memory; each figure
 is the median of --repeat runs, with its baseline measured in the same run. Generated inputs are
@@ -19,13 +19,14 @@ from pathlib import Path
 
 from bench.cases import ROOT
 
-SUITES = ("load", "rfm", "kmeans", "churn", "clv", "serving", "workshop")
+SUITES = ("load", "rfm", "kmeans", "churn", "clv", "serving", "contact_center", "workshop")
 FULL = {"load_rows": 10_000_000, "rfm_rows": "1000000,10000000,100000000",
         "kmeans_customers": "100000,1000000,10000000", "churn_rows": 100_000, "clv_customers": "100000,1000000",
-        "batch_customers": "100000,1000000", "serving_seconds": 10.0, "workshop_params": ""}
+        "batch_customers": "100000,1000000", "serving_seconds": 10.0, "workshop_params": "",
+        "cc_events_per_call": 20}
 QUICK = {"load_rows": 1_000_000, "rfm_rows": "1000000", "kmeans_customers": "100000",
          "churn_rows": 10_000, "clv_customers": "100000", "batch_customers": "100000", "serving_seconds": 3.0,
-         "workshop_params": "scale=0.1", "repeat": 1}
+         "workshop_params": "scale=0.1", "repeat": 1, "cc_events_per_call": 5}
 DOCUMENTED_RFM_SIZES = [1_000_000, 10_000_000, 100_000_000]
 QUICK_REPORT = ROOT / "runs" / "bench" / "PERFORMANCE-quick.md"
 
@@ -52,6 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="requests per second of the steady single-row load")
     parser.add_argument("--serving-seconds", type=float, help="seconds per steady-rate run")
     parser.add_argument("--batch-customers", help="comma-separated customer counts for batch scoring")
+    parser.add_argument("--cc-calls", type=int, default=50, help="concurrent simulated calls")
+    parser.add_argument("--cc-rate", type=float, default=0.5,
+                        help="sentiment events per second per call (Poisson)")
+    parser.add_argument("--cc-events-per-call", type=int, help="sentiment events in each call")
     parser.add_argument("--workshop-params", help="comma-separated KEY=VALUE for `rfmkit run`")
     parser.add_argument("--out", type=Path, help="report file (default: docs/PERFORMANCE.md; "
                         f"quick mode: {QUICK_REPORT.relative_to(ROOT)})")
@@ -114,6 +119,11 @@ def run_suite(suite: str, args: argparse.Namespace) -> None:
 
         serving_bench.run(rate=args.serving_rate, seconds=args.serving_seconds,
                           batch_sizes=tuple(sizes(args.batch_customers)), repeat=args.repeat)
+    elif suite == "contact_center":
+        from bench import contact_center_bench
+
+        contact_center_bench.run(calls=args.cc_calls, events_per_call=args.cc_events_per_call,
+                                 rate=args.cc_rate)
     elif suite == "workshop":
         from bench import workshop_bench
 

@@ -79,14 +79,17 @@ def aws(cfg: RunConfig, *, quicksight: bool = True, delete_stack: bool = False, 
         import boto3
 
         boto_session = boto3.Session(region_name=cfg.aws.region)
+    if delete_stack and not cfg.aws.stack_name:  # before anything is deleted
+        raise ConfigError("delete_stack=True needs the stack name (parameter stack_name, or notebook 00)")
     prefix = cfg.aws.prefix or "rfmkit"
     done = Outcomes()
     sagemaker_resources(boto_session.client("sagemaker"), prefix, done, progress)
+    from rfmkit.contact_center import aws as contact_center
+
+    contact_center.delete(cfg, boto_session, done, progress, poll_seconds=poll_seconds)
     if quicksight:
         quicksight_assets(boto_session, prefix, done, progress)
     if delete_stack:
-        if not cfg.aws.stack_name:
-            raise ConfigError("delete_stack=True needs the stack name (parameter stack_name, or notebook 00)")
         from rfmkit import cloudformation
 
         if cfg.aws.bucket:

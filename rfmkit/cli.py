@@ -75,6 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--smtp", metavar="HOST:PORT",
                         help="local backend: send through this SMTP server instead of the kit's "
                              "mail sink (which keeps the messages in <run>/mail)")
+    center = sub.add_parser("contact-center", help="serve the contact-center API and the agent's "
+                                                   "page for a run prepared by notebook 09")
+    center.add_argument("--run-dir", type=Path, required=True,
+                        help="run folder whose contact_center/ notebook 09 filled")
+    scoring = center.add_mutually_exclusive_group(required=True)
+    scoring.add_argument("--model", type=Path, help="churn model.tar.gz to serve in this process")
+    scoring.add_argument("--endpoint-url", help="a running `rfmkit serve` to score through")
+    center.add_argument("--endpoint", default="rfmkit-contact-center",
+                        help="endpoint name the handlers invoke (default: rfmkit-contact-center)")
+    center.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
     return parser
 
 
@@ -103,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         return _dashboard(args)
     if args.command == "alerts":
         return _alerts(args)
+    if args.command == "contact-center":
+        return _contact_center(args)
     if args.command == "params":
         from rfmkit.runner import declared_parameters, discover
 
@@ -215,10 +227,51 @@ def _default_run(workshop: Path, runs: Path) -> Path:
     return candidates[-1] if candidates else workshop
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import gc
+def _wait_for_stop() -> None:
+    """Until Ctrl-C or SIGTERM (both stop a server gracefully)."""
     import signal
     import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+
+
+def _contact_center(args: argparse.Namespace) -> int:
+    from rfmkit.contact_center.local import LocalContactCenter
+    from rfmkit.serving.operations import runtime_client_for
+    from rfmkit.serving.server import LocalEndpointServer
+
+    folder = args.run_dir / "contact_center"
+    if not (folder / "contact_center.sqlite").exists():
+        print(f"error: {folder} has no contact-center store: run notebook 09 for this run first "
+              f"(rfmkit run --only 09 --run-dir {args.run_dir})", file=sys.stderr)
+        return 2
+    endpoint_server = None
+    if args.model is not None:
+        endpoint_server = LocalEndpointServer()
+        try:
+            endpoint_server.deploy(args.endpoint, args.model)
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"error: --model: {exc}", file=sys.stderr)
+            return 2
+        endpoint_server.start()
+    url = endpoint_server.url if endpoint_server else args.endpoint_url
+    center = LocalContactCenter(args.run_dir, port=args.port)
+    addresses = center.deploy(args.endpoint, runtime_client_for(url))
+    print(f"contact-center API on {addresses['api']}, scoring through {url} ({args.endpoint})")
+    print(f"agent's page: {addresses['page']}", flush=True)
+    _wait_for_stop()
+    center.close()
+    if endpoint_server is not None:
+        endpoint_server.stop()
+    print("stopped")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import gc
 
     from rfmkit.serving.server import LocalEndpointServer
 
@@ -237,10 +290,7 @@ def _serve(args: argparse.Namespace) -> int:
     server.start()
     print(f"serving on {server.url} (Ctrl-C to stop); boto3 clients: "
           f"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={server.url}", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C and SIGTERM both stop gracefully
-        stop.wait()
+    _wait_for_stop()
     server.stop()
     print("stopped")
     return 0

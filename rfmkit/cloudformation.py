@@ -19,6 +19,12 @@ OUTPUT_TO_SETTING = {
     "SageMakerRoleArn": "sagemaker_role_arn",
     "QuickSightRoleArn": "quicksight_role_arn",
     "AlertsTopicArn": "alerts_topic_arn",
+    # the contact-center stack (cloudformation/rfmkit-contact-center.yaml, notebook 09)
+    "ContactProfilesTable": "contact_profiles_table",
+    "ContactsTable": "contacts_table",
+    "ContactPromptsTable": "contact_prompts_table",
+    "ContactCenterApiUrl": "contact_center_api",
+    "ContactCenterFunctions": "contact_center_functions",
 }
 
 

@@ -52,6 +52,15 @@ class AwsSettings:
     quicksight_role_arn: str | None = None
     # SNS topic the churn alerts are published to (notebook 08); subscribers filter on "list".
     alerts_topic_arn: str | None = None
+    # Contact center (notebook 09): the Amazon Connect instance, the feature group, and what the
+    # contact-center stack created (its outputs).
+    connect_instance_arn: str | None = None
+    feature_group: str | None = None
+    contact_profiles_table: str | None = None
+    contacts_table: str | None = None
+    contact_prompts_table: str | None = None
+    contact_center_api: str | None = None
+    contact_center_functions: str | None = None   # "handler=function name,..."
     stack_name: str | None = None
 
     @classmethod

@@ -101,16 +101,16 @@ def stub_quicksight(stub, present: bool) -> None:
             stub.add_client_error(operation, "ResourceNotFoundException", http_status_code=404)
 
 
-def stub_stack(stub, present: bool) -> None:
-    stack = {"StackName": "rfmkit", "StackId": "arn:stack/rfmkit", "CreationTime": NOW}
+def stub_stack(stub, present: bool, name: str = "rfmkit") -> None:
+    stack = {"StackName": name, "StackId": f"arn:stack/{name}", "CreationTime": NOW}
     if not present:
-        stub.add_client_error("describe_stacks", "ValidationError", "Stack with id rfmkit does not exist")
+        stub.add_client_error("describe_stacks", "ValidationError", f"Stack with id {name} does not exist")
         return
     stub.add_response("describe_stacks", {"Stacks": [{**stack, "StackStatus": "CREATE_COMPLETE"}]})
     stub.add_response("describe_stacks", {"Stacks": [{**stack, "StackStatus": "CREATE_COMPLETE"}]})
     stub.add_response("delete_stack", {})
     stub.add_response("describe_stack_events", {"StackEvents": [
-        {"StackId": "arn:stack/rfmkit", "EventId": "e1", "StackName": "rfmkit", "LogicalResourceId": "rfmkit",
+        {"StackId": f"arn:stack/{name}", "EventId": "e1", "StackName": name, "LogicalResourceId": name,
          "ResourceType": "AWS::CloudFormation::Stack", "Timestamp": NOW, "ResourceStatus": "DELETE_COMPLETE"}]})
     stub.add_response("describe_stacks", {"Stacks": [{**stack, "StackStatus": "DELETE_COMPLETE"}]})
 
@@ -136,6 +136,12 @@ def test_aws_cleanup_deletes_in_order_and_a_second_run_finds_nothing(tmp_path, m
             for stub in stubs.values():
                 stub.activate()
             stub_sagemaker(stubs["sagemaker"], present)
+            stub_stack(stubs["cloudformation"], present, "rfmkit-contact-center")  # notebook 09's stack
+            if present:
+                stubs["sagemaker"].add_response("delete_feature_group", {},
+                                                {"FeatureGroupName": "rfmkit-contact-center-features"})
+            else:
+                stubs["sagemaker"].add_client_error("delete_feature_group", "ResourceNotFound")
             stub_quicksight(stubs["quicksight"], present)
             stub_stack(stubs["cloudformation"], present)
             done = cleanup.aws(cfg, delete_stack=True, boto_session=Session(clients), poll_seconds=0,
@@ -151,21 +157,22 @@ def test_aws_cleanup_deletes_in_order_and_a_second_run_finds_nothing(tmp_path, m
                 assert outcomes["QuickSight dashboard rfmkit-dashboard"] == "deleted"
                 assert outcomes["bucket workshop-data"] == "emptied (3 object versions)"
                 assert outcomes["stack rfmkit"] == "deleted"
+                assert outcomes["stack rfmkit-contact-center"] == "deleted"
+                assert outcomes["feature group rfmkit-contact-center-features"] == "deleted"
             else:
                 assert outcomes["SageMaker endpoints rfmkit-*"] == "none found"
                 assert outcomes["QuickSight assets rfmkit-*"] == "none found"
                 assert outcomes["bucket workshop-data"] == "already empty or gone"
                 assert outcomes["stack rfmkit"] == "already gone"
+                assert outcomes["stack rfmkit-contact-center"] == "already gone"
+                assert outcomes["feature group rfmkit-contact-center-features"] == "already gone"
         assert s3.list_object_versions(Bucket="workshop-data").get("Versions", []) == []
 
 
 def test_deleting_the_stack_needs_its_name(tmp_path):
     cfg = RunConfig(backend="aws", run_dir=tmp_path, aws=AwsSettings(region=REGION))
     clients = {"sagemaker": _client("sagemaker")}
-    with Stubber(clients["sagemaker"]) as stub:
-        for listing, key in (("list_endpoints", "Endpoints"), ("list_endpoint_configs", "EndpointConfigs"),
-                             ("list_models", "Models")):
-            stub.add_response(listing, {key: []})
+    with Stubber(clients["sagemaker"]) as stub:  # refused before anything is listed or deleted
         with pytest.raises(ConfigError, match="stack_name"):
             cleanup.aws(cfg, quicksight=False, delete_stack=True, boto_session=Session(clients),
                         progress=lambda _: None)

@@ -137,6 +137,13 @@ class AwsBackend:
 
         return SnsNotifier(self.session.client("sns"), self.cfg.aws.alerts_topic_arn or "")
 
+    def contact_center(self):
+        """DynamoDB tables, the SageMaker Feature Store feature group, and the handlers as Lambda
+        functions in the contact-center stack (deployed by its deploy())."""
+        from rfmkit.contact_center.aws import AwsContactCenter
+
+        return AwsContactCenter(self.cfg, self.session)
+
     def publish_dashboards(self, warehouse, manifests: dict[str, Path], *, user: str = "",
                            enabled: bool = True) -> str:
         """QuickSight data sources, data sets, analysis and dashboard through the API."""

@@ -11,7 +11,8 @@ from rfmkit.contact_center.store import SqliteContactStore
 class LocalContactCenter:
     """What `LocalBackend.contact_center()` hands out (protocols.ContactCenter)."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, *, port: int = 0):
+        self.port = port
         folder = Path(run_dir) / "contact_center"
         self.run_dir = Path(run_dir)
         self.store = SqliteContactStore(folder / "contact_center.sqlite")
@@ -32,9 +33,17 @@ class LocalContactCenter:
 
         self.close()
         services = Services(self.store, self.features, EndpointScorer(runtime, endpoint))
-        self.server = ContactCenterServer(services).start()
+        self.server = ContactCenterServer(services, port=self.port).start()
         self.server.record(self.run_dir)
         return {"api": self.server.url, "page": self.server.page_url, "token": self.server.token}
+
+    def api_client(self):
+        """A client of the running API (one per simulated call: it holds a connection)."""
+        from rfmkit.contact_center.simulator import HttpApi
+
+        if self.server is None:
+            raise RuntimeError("the contact-center API is not running: call deploy() first")
+        return HttpApi(self.server.url, self.server.token)
 
     def close(self) -> None:
         if self.server is not None:

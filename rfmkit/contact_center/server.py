@@ -142,6 +142,7 @@ class ContactCenterServer:
         self.services, self.host, self.port = services, host, port
         self.token = secrets.token_urlsafe(24)
         self._server = None
+        self._record: Path | None = None
 
     @property
     def url(self) -> str:
@@ -164,6 +165,8 @@ class ContactCenterServer:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._record is not None:
+            self._record.unlink(missing_ok=True)
 
     def record(self, run_dir: Path) -> Path:
         """Note the server in the run folder (readable only by you: it holds the token)."""
@@ -171,4 +174,5 @@ class ContactCenterServer:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"url": self.url, "page": self.page_url}))
         path.chmod(0o600)
+        self._record = path
         return path

@@ -68,15 +68,15 @@ class Simulation:
                 f"max {lat.max():.1f} ms; lost {self.lost}, duplicate predictions {self.duplicated}")
 
 
-class ApiClient:
-    """One keep-alive HTTP connection to the contact-center server, with its token."""
+class HttpApi:
+    """The local API over one keep-alive HTTP connection, with the server's token."""
 
     def __init__(self, url: str, token: str):
         parts = urlsplit(url)
         self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    def call(self, method: str, path: str, body: dict | None = None) -> dict:
+    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         self.connection.request(method, path, body=None if body is None else json.dumps(body),
                                 headers=self.headers)
         response = self.connection.getresponse()
@@ -85,8 +85,65 @@ class ApiClient:
             raise SimulationError(f"{method} {path}: {response.status} {answer.get('error', answer)}")
         return answer
 
+    def lookup(self, event: dict) -> dict:
+        return self._call("POST", "/connect/customer_lookup", event)
+
+    def send(self, event: dict) -> dict:
+        return self._call("POST", "/events", event)
+
+    def offer(self, contact_id: str, body: dict) -> dict:
+        return self._call("POST", f"/contacts/{contact_id}/contract", body)
+
+    def history(self, contact_id: str) -> dict:
+        return self._call("GET", f"/contacts/{contact_id}/history")
+
     def close(self) -> None:
         self.connection.close()
+
+
+class LambdaApi:
+    """The deployed functions invoked directly with the same events (the AWS backend: EventBridge
+    does not accept events with an aws.* source from anyone but AWS, so a simulated call cannot
+    go through the rules)."""
+
+    def __init__(self, client, functions: dict[str, str]):
+        self.client, self.functions = client, functions
+
+    def _invoke(self, handler: str, event: dict) -> dict:
+        answer = self.client.invoke(FunctionName=self.functions[handler], Payload=json.dumps(event))
+        payload = json.loads(answer["Payload"].read() or b"{}")
+        if answer.get("FunctionError"):
+            raise SimulationError(f"{handler}: {payload.get('errorMessage', payload)}")
+        return payload
+
+    def _proxy(self, handler: str, event: dict) -> dict:
+        answer = self._invoke(handler, event)
+        body = json.loads(answer.get("body") or "{}")
+        if answer.get("statusCode", 500) >= 400:
+            raise SimulationError(f"{handler}: {answer.get('statusCode')} {body.get('error', body)}")
+        return body
+
+    def lookup(self, event: dict) -> dict:
+        return self._invoke("customer_lookup", event)
+
+    def send(self, event: dict) -> dict:
+        handler = {events.SENTIMENT_RULES: "sentiment_update",
+                   events.CONTACT_EVENT: "contact_ended"}[event["detail-type"]]
+        answer = self._invoke(handler, event)
+        if answer.get("status") == "rejected":
+            raise SimulationError(f"{handler}: {answer.get('error')}")
+        return answer
+
+    def offer(self, contact_id: str, body: dict) -> dict:
+        return self._proxy("update_contract", events.api_event(
+            "POST", "/contacts/{contactId}/contract", path={"contactId": contact_id}, body=body))
+
+    def history(self, contact_id: str) -> dict:
+        return self._proxy("churn_history", events.api_event(
+            "GET", "/contacts/{contactId}/history", path={"contactId": contact_id}))
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 def plan_calls(phones: list[str], count: int, *, events_per_call: int = 8, seed: int = 42,
@@ -103,37 +160,35 @@ def plan_calls(phones: list[str], count: int, *, events_per_call: int = 8, seed:
             for n, i in enumerate(picked)]
 
 
-def _run_call(url: str, token: str, plan: CallPlan, rate: float, redeliver_share: float,
+def _run_call(connect, plan: CallPlan, rate: float, redeliver_share: float,
               rng: np.random.Generator, out: dict) -> None:
-    client = ApiClient(url, token)
+    client = connect()
     try:
         time.sleep(rng.exponential(1 / rate))  # calls do not all start at the same instant
-        found = client.call("POST", "/connect/customer_lookup",
-                            events.contact_flow_event(plan.contact_id, plan.phone))
+        found = client.lookup(events.contact_flow_event(plan.contact_id, plan.phone))
         if found.get("found") != "true":
             raise SimulationError(f"lookup of {plan.phone} found nobody: {found.get('reason')}")
         latencies, sent, redelivered = [], set(), 0
-        history_path = f"/contacts/{plan.contact_id}/history"
         for n in range(plan.events):
             word = str(rng.choice(list(events.SENTIMENTS), p=MOODS[plan.mood]))
             event = events.sentiment_event(plan.contact_id, word)
             started = time.perf_counter()
-            client.call("POST", "/events", event)
-            history = client.call("GET", history_path)
+            client.send(event)
+            history = client.history(plan.contact_id)
             if not any(s.get("event_id") == event["id"] for s in history["scores"]):
                 raise SimulationError(f"contact {plan.contact_id}: event {event['id']} has no score")
             latencies.append((time.perf_counter() - started) * 1000)
             sent.add(event["id"])
             if rng.random() < redeliver_share:  # EventBridge delivers at least once
-                client.call("POST", "/events", event)
+                client.send(event)
                 redelivered += 1
             if plan.offer_months and n == (2 * plan.events) // 3:
-                client.call("POST", f"/contacts/{plan.contact_id}/contract",
-                            {"months": plan.offer_months, "requestId": str(uuid.uuid4())})
+                client.offer(plan.contact_id, {"months": plan.offer_months,
+                                               "requestId": str(uuid.uuid4())})
             # Rules fire independently in each call: exponential gaps (a Poisson stream) at `rate`.
             time.sleep(max(0.0, rng.exponential(1 / rate) - (time.perf_counter() - started)))
-        client.call("POST", "/events", events.disconnected_event(plan.contact_id))
-        history = client.call("GET", history_path)
+        client.send(events.disconnected_event(plan.contact_id))
+        history = client.history(plan.contact_id)
         out.update(contact_id=plan.contact_id, customer=found["customerId"], mood=plan.mood,
                    lookup=found, latencies=latencies, sent=sent, redelivered=redelivered,
                    scores=history["scores"], ended=history["endedAt"] is not None,
@@ -144,14 +199,16 @@ def _run_call(url: str, token: str, plan: CallPlan, rate: float, redeliver_share
         client.close()
 
 
-def simulate(url: str, token: str, plans: list[CallPlan], *, rate: float = 4.0,
-             redeliver_share: float = 0.1, seed: int = 42) -> Simulation:
-    """Run the planned calls at once; `rate` sentiment events per second per call."""
+def simulate(connect, plans: list[CallPlan], *, rate: float = 0.5, redeliver_share: float = 0.1,
+             seed: int = 42) -> Simulation:
+    """Run the planned calls at once; `rate` sentiment events per second per call (Contact Lens
+    rules fire every few seconds in a real call). `connect()` makes one client per call (HttpApi,
+    LambdaApi: what the backend's contact center hands out)."""
     if rate <= 0:
         raise SimulationError(f"parameter rate must be > 0 events per second, got {rate}")
     outputs = [{} for _ in plans]
     seeds = np.random.SeedSequence(seed).spawn(len(plans))
-    threads = [threading.Thread(target=_run_call, args=(url, token, plan, rate, redeliver_share,
+    threads = [threading.Thread(target=_run_call, args=(connect, plan, rate, redeliver_share,
                                                         np.random.default_rng(s), out), daemon=True)
                for plan, s, out in zip(plans, seeds, outputs, strict=True)]
     started = time.perf_counter()
