@@ -172,7 +172,7 @@ def test_aws_cleanup_deletes_in_order_and_a_second_run_finds_nothing(tmp_path, m
 def test_deleting_the_stack_needs_its_name(tmp_path):
     cfg = RunConfig(backend="aws", run_dir=tmp_path, aws=AwsSettings(region=REGION))
     clients = {"sagemaker": _client("sagemaker")}
-    with Stubber(clients["sagemaker"]) as stub:  # refused before anything is listed or deleted
-        with pytest.raises(ConfigError, match="stack_name"):
-            cleanup.aws(cfg, quicksight=False, delete_stack=True, boto_session=Session(clients),
-                        progress=lambda _: None)
+    # Refused before anything is listed or deleted: the stubbed client has no responses at all.
+    with Stubber(clients["sagemaker"]), pytest.raises(ConfigError, match="stack_name"):
+        cleanup.aws(cfg, quicksight=False, delete_stack=True, boto_session=Session(clients),
+                    progress=lambda _: None)

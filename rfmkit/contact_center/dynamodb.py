@@ -133,16 +133,20 @@ class DynamoContactStore:
                   ":current": contact.current, ":scores": [score] if score else [], ":empty": []}
         ending = ""
         if contact.ended_at:  # set once: a later event never moves the end of a call
-            values[":ended"], ending = contact.ended_at, "ended_at = if_not_exists(ended_at, :ended), "
+            values[":ended"], ending = contact.ended_at, "#ended = if_not_exists(#ended, :ended), "
+        # Every attribute by placeholder: base, counts, current... are DynamoDB reserved words.
+        names = {f"#{n}": n for n in ("version", "base", "counts", "current", "scores", "event_ids")}
+        if ending:
+            names["#ended"] = "ended_at"
         try:
             self.client.update_item(
                 TableName=self.contacts_table, Key=self._item({"contact_id": contact.contact_id}),
-                UpdateExpression="SET #version = #version + :one, base = :base, counts = :counts, "
+                UpdateExpression=f"SET #version = #version + :one, #base = :base, #counts = :counts, "
                                  f"#current = :current, {ending}"
-                                 "scores = list_append(if_not_exists(scores, :empty), :scores) "
-                                 "ADD event_ids :event",
-                ConditionExpression="#version = :v AND NOT contains(event_ids, :event_id)",
-                ExpressionAttributeNames={"#version": "version", "#current": "current"},
+                                 f"#scores = list_append(if_not_exists(#scores, :empty), :scores) "
+                                 f"ADD #event_ids :event",
+                ConditionExpression="#version = :v AND NOT contains(#event_ids, :event_id)",
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues={**{k: self._out.serialize(_to_dynamo(v))
                                               for k, v in values.items()},
                                            ":event": {"SS": [event_id]}, ":event_id": {"S": event_id}},
