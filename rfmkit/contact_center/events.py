@@ -66,12 +66,15 @@ def read_contact_flow(event: object) -> dict:
     if not isinstance(event, dict):
         raise BadEvent("the event must be a JSON object")
     data = _field(event, "Details.ContactData")
-    parameters = event["Details"].get("Parameters") or {}
+    if not isinstance(data, dict):
+        raise BadEvent("field Details.ContactData must be an object")
+    parameters = event["Details"].get("Parameters")
+    parameters = {} if parameters is None else parameters
     if not isinstance(parameters, dict):
         raise BadEvent("field Details.Parameters must be an object")
-    endpoint = data.get("CustomerEndpoint") if isinstance(data, dict) else None
+    endpoint = data.get("CustomerEndpoint")
     address = endpoint.get("Address") if isinstance(endpoint, dict) else None
-    language = data.get("LanguageCode") if isinstance(data, dict) else None
+    language = data.get("LanguageCode")
     return {"contact_id": contact_id(data.get("ContactId"), "Details.ContactData.ContactId"),
             "address": address, "parameters": parameters,
             "language": language if isinstance(language, str) else None}
@@ -114,9 +117,21 @@ def read_contact_event(event: object) -> dict:
 
 
 def read_api(event: object) -> dict:
-    """(method, path parameters, query, JSON body or None) from an API Gateway proxy event."""
-    if not isinstance(event, dict) or not isinstance(event.get("httpMethod"), str):
-        raise BadEvent("not an API Gateway proxy event (httpMethod missing)")
+    """(method, path parameters, query, JSON body or None) from an API Gateway proxy event:
+    payload format 1.0 (REST APIs; what the template's HTTP API sends) or 2.0."""
+    if not isinstance(event, dict):
+        raise BadEvent("the event must be a JSON object")
+    method = event.get("httpMethod")
+    if method is None:  # payload format 2.0 keeps the method under requestContext.http
+        http = (event.get("requestContext") or {}).get("http") if isinstance(event.get("requestContext"), dict) \
+            else None
+        method = http.get("method") if isinstance(http, dict) else None
+    if not isinstance(method, str) or not method:
+        raise BadEvent("not an API Gateway proxy event (no httpMethod or requestContext.http.method)")
+    path, query = event.get("pathParameters"), event.get("queryStringParameters")
+    path, query = {} if path is None else path, {} if query is None else query
+    if not isinstance(path, dict) or not isinstance(query, dict):
+        raise BadEvent("pathParameters and queryStringParameters must be objects")
     body = event.get("body")
     if body is not None:
         if not isinstance(body, str):
@@ -127,9 +142,7 @@ def read_api(event: object) -> dict:
             body = json.loads(text) if text.strip() else None
         except (ValueError, UnicodeDecodeError) as error:
             raise BadEvent(f"body is not valid JSON ({error})") from None
-    return {"method": event["httpMethod"].upper(),
-            "path": event.get("pathParameters") or {},
-            "query": event.get("queryStringParameters") or {}, "body": body}
+    return {"method": method.upper(), "path": path, "query": query, "body": body}
 
 
 # -- builders (the simulator and tests send exactly these) ----------------------------------------

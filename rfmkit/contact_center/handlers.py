@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +31,10 @@ from rfmkit.contact_center.store import APPLIED, CONFLICT, Contact
 
 log = logging.getLogger("rfmkit.contact_center")
 CONTRACT_OFFERS = (12, 24, 36)     # months the agent's page offers
-MAX_ATTEMPTS = 8                    # re-reads of a contact another event changed meanwhile
+# Re-reads of a contact another event changed meanwhile, with a growing random pause between
+# them so that events of one call arriving together do not keep colliding (about 2 s at most).
+MAX_ATTEMPTS = 30
+BACKOFF_SECONDS = 0.004
 DEFAULT_FLOW, DEFAULT_LANGUAGE = "rfmkit-inbound", "en-US"
 
 
@@ -117,7 +122,9 @@ def _apply(contact_id: str, event_id: str, change, event_name: str, *, score: bo
            **extra) -> dict:
     """Read the contact, change it, re-score, commit once per event id; retried on a conflict."""
     svc = services()
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, BACKOFF_SECONDS * attempt))
         contact = svc.store.contact(contact_id)
         if contact is None:
             raise BadEvent(f"contact {contact_id} is unknown: the contact flow's customer lookup "
