@@ -11,41 +11,21 @@ import subprocess
 import sys
 import threading
 
-import exported_run
+import contact_center_run
 import pytest
 
-from rfmkit import backends
-from rfmkit.contact_center import events, handlers, prepare
-from rfmkit.serving.inference import model_fn
+from rfmkit.contact_center import events, handlers
 
 DOC_INSTANCE = "arn:aws:connect:us-west-2:123456789012:instance/c8c0e68d-2200-4265-82c0-XXXXXXXXXX"
 
 
 @pytest.fixture(scope="module")
 def center(tmp_path_factory):
-    run = tmp_path_factory.mktemp("cc-handlers")
-    kit = backends.for_run("local", run_dir=run, seed=42)
-    warehouse = kit.warehouse()
-    # A stand-in for notebook 07's customer_scores: the retail segment and CLV the profiles link to.
-    warehouse.execute("CREATE TABLE customer_scores AS SELECT 'r' || i AS customer_id, "
-                      "CASE WHEN i % 10 = 0 THEN 'Champions' ELSE 'Hibernating' END AS segment, "
-                      "i * 1.5 AS clv FROM range(1, 201) t(i)")
-    _, _, path = exported_run.contact_center_model(run / "model", 0.5)
-    serving = kit.serving()
-    model = model_fn(path)
-    serving.serve(prepare.ENDPOINT, model, str(path))
-    runtime = kit.runtime_client(serving)
-    center = kit.contact_center()
-    prepared = prepare.prepare(warehouse, kit, center, model, str(path), kit.batch_scorer(serving, runtime),
-                               seed=42, progress=lambda *_: None)
-    services = handlers.Services(center.store, center.features,
-                                 handlers.EndpointScorer(runtime, prepare.ENDPOINT))
-    handlers.configure(services)
-    yield {"prepared": prepared, "profiles": prepared.profiles.set_index("phone"), "services": services,
-           "model": model, "warehouse": warehouse}
-    handlers.configure(None)
-    serving.close()
-    warehouse.close()
+    setup = contact_center_run.start(tmp_path_factory.mktemp("cc-handlers"))
+    handlers.configure(setup.services)
+    yield {"prepared": setup.prepared, "profiles": setup.profiles, "services": setup.services,
+           "model": setup.model, "warehouse": setup.warehouse}
+    contact_center_run.stop(setup)
 
 
 def doc_contact_flow_event(phone: str, contact_id: str) -> dict:

@@ -41,8 +41,8 @@ def create_app(token: str) -> FastAPI:
     expected = token.encode()
 
     def denied(request: Request) -> Response | None:
-        given = request.headers.get("authorization", "").removeprefix("Bearer ").encode("utf-8", "replace")
-        if secrets.compare_digest(given, expected):
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme == "Bearer" and secrets.compare_digest(given.encode("utf-8", "replace"), expected):
             return None
         return JSONResponse({"error": "missing or wrong token (Authorization: Bearer <token>)"},
                             status_code=401, headers={"WWW-Authenticate": "Bearer"})
@@ -63,6 +63,10 @@ def create_app(token: str) -> FastAPI:
     @app.get("/ping")
     async def ping() -> Response:
         return Response(status_code=200)
+
+    @app.get("/favicon.ico")
+    async def favicon() -> Response:
+        return Response(status_code=204)  # no icon, and no 404 in the browser's console
 
     @app.get("/agent")
     async def agent() -> HTMLResponse:
