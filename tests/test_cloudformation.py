@@ -68,8 +68,8 @@ def as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-def test_there_is_a_workshop_template():
-    assert [p.name for p in TEMPLATES] == ["rfmkit-workshop.yaml"]
+def test_there_are_the_workshop_and_contact_center_templates():
+    assert [p.name for p in TEMPLATES] == ["rfmkit-contact-center.yaml", "rfmkit-workshop.yaml"]
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
@@ -105,6 +105,10 @@ def test_no_secrets_or_fixed_zones_and_private_by_default(path):
     assert not re.search(r"\b[a-z]{2}-[a-z]+-\d[a-z]\b", text), "hard-coded availability zone"
     assert not re.search(r"(?i)(password|secret)\s*:\s*\S", text.replace("ManageAdminPassword: true", ""))
     resources = parsed["Resources"]
+    for table in (r["Properties"] for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"):
+        assert table["SSESpecification"]["SSEEnabled"] is True and table["BillingMode"] == "PAY_PER_REQUEST"
+    if path.name != "rfmkit-workshop.yaml":
+        return
     by_type = {r["Type"]: r["Properties"] for r in resources.values()}
     namespace = by_type["AWS::RedshiftServerless::Namespace"]
     assert namespace["ManageAdminPassword"] is True and "AdminUserPassword" not in namespace

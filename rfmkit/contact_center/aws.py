@@ -75,7 +75,8 @@ class AwsContactCenter:
                 raise RuntimeError(f"feature group {name}: {described.get('FailureReason', 'failed')}")
         return f"feature group {name}: {status}"
 
-    def deploy(self, endpoint: str, runtime=None, progress=print) -> dict[str, str]:
+    def deploy(self, endpoint: str, runtime=None, progress=print, poll_seconds: float = 10.0
+               ) -> dict[str, str]:
         """Upload the functions' package, create or update the contact-center stack, save its
         outputs as this run's settings; the functions score through `endpoint`."""
         from rfmkit import cloudformation
@@ -96,10 +97,10 @@ class AwsContactCenter:
         progress(f"functions' package: s3://{aws.bucket}/{key} ({len(payload):,} bytes)")
         template = (PROJECT_ROOT / "cloudformation" / TEMPLATE).read_text()
         outputs = cloudformation.deploy(stack_name(self.cfg), template, {
-            "Prefix": aws.prefix or "rfmkit", "CodeBucket": aws.bucket, "CodeKey": key,
+            "Prefix": aws.prefix or "rfmkit", "CodeBucket": aws.bucket, "CodeObject": key,
             "EndpointName": endpoint, "FeatureGroupName": feature_group_name(self.cfg),
             "ConnectInstanceArn": aws.connect_instance_arn},
-            client=self.session.client("cloudformation"), progress=progress)
+            client=self.session.client("cloudformation"), poll_seconds=poll_seconds, progress=progress)
         values = {k: v for k, v in vars(aws).items() if v is not None}
         values.update({k: v for k, v in cloudformation.settings_from_outputs(outputs, "").items()
                        if k != "stack_name"})

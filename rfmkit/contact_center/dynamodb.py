@@ -5,7 +5,7 @@ methods and answers as store.SqliteContactStore.
 * contacts (key `contact_id`, TTL on `expires_at`: a call's state is transient): the call's
   state as one item, its scores in a list, the ids of the events applied in a string set. An event
   is applied by one conditional UpdateItem (`version` unchanged and the event id not in the set):
-  atomic without a transaction. An item holds at most 400 KB, about 2,000 scores;
+  atomic without a transaction. An item holds at most 400 KB (handlers.MAX_EVENTS_PER_CALL);
 * prompts (keys `flow`, `language`).
 
 Numbers go to DynamoDB as Decimal (boto3's serializer refuses float) and come back as float.

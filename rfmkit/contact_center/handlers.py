@@ -35,6 +35,10 @@ CONTRACT_OFFERS = (12, 24, 36)     # months the agent's page offers
 # them so that events of one call arriving together do not keep colliding (about 2 s at most).
 MAX_ATTEMPTS = 30
 BACKOFF_SECONDS = 0.004
+# A contact keeps every score in one DynamoDB item (at most 400 KB): 1,200 events fit with room to
+# spare, an hour of Contact Lens rules firing every three seconds. Beyond it an event is refused
+# with the reason in the answer and the function's log, never dropped silently.
+MAX_EVENTS_PER_CALL = 1200
 DEFAULT_FLOW, DEFAULT_LANGUAGE = "rfmkit-inbound", "en-US"
 
 
@@ -129,6 +133,9 @@ def _apply(contact_id: str, event_id: str, change, event_name: str, *, score: bo
         if contact is None:
             raise BadEvent(f"contact {contact_id} is unknown: the contact flow's customer lookup "
                            f"starts a contact, and this one never had it")
+        if len(contact.scores) >= MAX_EVENTS_PER_CALL:
+            raise BadEvent(f"contact {contact_id} already has {MAX_EVENTS_PER_CALL} scores, the most "
+                           f"one contact keeps; this event is not recorded")
         change(contact)
         features = call_features(contact)
         entry = None
