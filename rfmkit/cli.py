@@ -261,7 +261,8 @@ def _contact_center(args: argparse.Namespace) -> int:
     center = LocalContactCenter(args.run_dir, port=args.port)
     addresses = center.deploy(args.endpoint, runtime_client_for(url))
     print(f"contact-center API on {addresses['api']}, scoring through {url} ({args.endpoint})")
-    print(f"agent's page: {addresses['page']}", flush=True)
+    # Like `jupyter lab`, the command prints the page's address with its token for whoever started it.
+    print(f"agent's page: {center.server.page_url}", flush=True)
     _wait_for_stop()
     center.close()
     if endpoint_server is not None:

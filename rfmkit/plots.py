@@ -366,3 +366,28 @@ def churn_alerts(table: pd.DataFrame, ratios: tuple[float, float, float] = (0.8,
     axes[2].legend()
     fig.tight_layout()
     return fig
+
+
+def call_trajectories(trajectories: pd.DataFrame, threshold: float | None = None):
+    """Each simulated call's churn probability, score by score (call start, sentiment events, a
+    contract offer marked), coloured by the call's mood.
+
+    trajectories: simulator.Simulation.trajectories() rows (contact_id, mood, step, event,
+    churn_probability)."""
+    colour = {"calm": "#55A868", "annoyed": "#DD8452", "angry": "#C44E52"}
+    fig, ax = plt.subplots(figsize=(9, 4))
+    for (_, mood), call in trajectories.groupby(["contact_id", "mood"], sort=False):
+        ax.plot(call["step"], call["churn_probability"], marker="o", markersize=3, alpha=0.8,
+                color=colour.get(mood, "#4C72B0"))
+        offers = call[call["event"] == "contract offer"]
+        ax.scatter(offers["step"], offers["churn_probability"], marker="*", s=140, color="black", zorder=3)
+    if threshold is not None:
+        ax.axhline(threshold, color="#8C8C8C", linestyle="--", label=f"threshold {threshold:.2f}")
+    for mood, hue in colour.items():
+        ax.plot([], [], color=hue, label=f"{mood} call")
+    ax.scatter([], [], marker="*", s=140, color="black", label="contract offer")
+    ax.set(xlabel="score during the call (0 = call start)", ylabel="churn probability", ylim=(0, 1),
+           title="Churn risk during each simulated call")
+    ax.legend(loc="upper left", fontsize=8, ncol=2)
+    fig.tight_layout()
+    return fig

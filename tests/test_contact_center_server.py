@@ -23,7 +23,7 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 def running(tmp_path_factory):
     setup = contact_center_run.start(tmp_path_factory.mktemp("cc-server"))
     addresses = setup.center.deploy("rfmkit-contact-center", setup.runtime)
-    setup.addresses = addresses
+    setup.addresses = {**addresses, "page": setup.center.server.page_url}
     yield setup
     contact_center_run.stop(setup)
 
@@ -45,7 +45,8 @@ def test_binds_loopback_and_records_itself_privately(running):
     assert running.addresses["api"].startswith("http://127.0.0.1:")
     assert "#token=" in running.addresses["page"]  # in the fragment: browsers never send it
     record = next((running.kit.cfg.run_dir / "serving").glob("contact-center-*.json"))
-    assert record.stat().st_mode & 0o077 == 0
+    assert record.stat().st_mode & 0o077 == 0 and str(record) == running.addresses["page address with its token"]
+    assert json.loads(record.read_text())["page"] == running.addresses["page"]
 
 
 def test_every_data_route_needs_the_token(running):

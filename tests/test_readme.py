@@ -13,6 +13,7 @@ executes; the notebooks themselves are executed once, by conftest's batch_run. S
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -32,7 +33,7 @@ from rfmkit.paths import PROJECT_ROOT
 README = PROJECT_ROOT / "README.md"
 VENV = PROJECT_ROOT / ".venv"
 SERVERS = {"rfmkit serve": "http://127.0.0.1:{port}/ping", "mlflow ui": "http://127.0.0.1:5000/",
-           "make lab": None}
+           "make lab": None, "rfmkit contact-center": None}
 
 pytestmark = [pytest.mark.notebooks,
               pytest.mark.skipif(not (VENV / "bin" / "python").exists(), reason="needs the project's .venv")]
@@ -129,11 +130,17 @@ def run_block(block: list[str], clone: Path, env: dict[str, str]) -> list[tuple[
             server = subprocess.Popen(["bash", "-c", script], cwd=clone, env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, text=True, start_new_session=True)
             servers.append(server)
-            if kind == "make lab":
+            if kind in ("make lab", "rfmkit contact-center"):
                 line, deadline = "", time.monotonic() + 180
                 while "token=" not in line and time.monotonic() < deadline and server.poll() is None:
                     line = server.stdout.readline()
                 assert "token=" in line, f"{command}: no URL with a token"
+                if kind == "rfmkit contact-center":  # the page it printed opens, and its token works
+                    page = re.search(r"(http://127\.0\.0\.1:\d+)/agent#token=(\S+)", line)
+                    listing = urllib.request.Request(page.group(1) + "/contacts",
+                                                     headers={"Authorization": f"Bearer {page.group(2)}"})
+                    with urllib.request.urlopen(listing, timeout=30) as answer:
+                        assert "active" in json.loads(answer.read())
             else:
                 port = re.search(r"--port (\d+)", command)
                 wait_for(SERVERS[kind].format(port=port.group(1) if port else ""))

@@ -125,6 +125,16 @@ def test_run_all_notebooks_as_make_run_does(batch_run):
     assert len(list((run_dir / "mail").glob("*.eml"))) == 2
     assert (run_dir / "figures" / "08_churn_alerts.png").exists()
     assert {"06_latency.png", "06_scores_by_segment.png"} <= {p.name for p in (run_dir / "figures").glob("06_*")}
+    # notebook 09: simulated calls scored through the endpoint, none lost, none predicted twice; the
+    # call-time features went back to the offline store and never into an earlier label's row
+    center_book = nbformat.read(run_dir / "notebooks" / "09_contact_center.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in center_book.cells if c.cell_type == "code" for o in c.outputs)
+    assert "6 calls, 48 sentiment events" in printed and "lost 0, duplicate predictions 0" in printed
+    assert "serves rfmkit-churn-contact_center version 1, approved (production)" in printed
+    assert "5,000 profiles" in printed and "0 with a feature newer than its label" in printed
+    assert "#token=" not in printed  # the page's token stays in its file
+    assert {"09_call_trajectories.png", "09_event_latency.png"} <= {p.name for p in (run_dir / "figures").glob("09_*")}
+    assert summary["tables"]["cc_feature_history"] > 5_000 and summary["tables"]["cc_training_set"] == 5_000
     # notebook 07: a valid manifest per export, both model schemas, the offline dashboard
     from rfmkit import manifests
 

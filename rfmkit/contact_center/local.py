@@ -34,8 +34,10 @@ class LocalContactCenter:
         self.close()
         services = Services(self.store, self.features, EndpointScorer(runtime, endpoint))
         self.server = ContactCenterServer(services, port=self.port).start()
-        self.server.record(self.run_dir)
-        return {"api": self.server.url, "page": self.server.page_url, "token": self.server.token}
+        record = self.server.record(self.run_dir)
+        # The page's full address holds the token: kept in a file only you can read, not printed.
+        return {"api": self.server.url, "page": f"{self.server.url}/agent",
+                "page address with its token": str(record), "token": self.server.token}
 
     def api_client(self):
         """A client of the running API (one per simulated call: it holds a connection)."""
