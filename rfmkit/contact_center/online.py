@@ -68,7 +68,8 @@ class SqliteOnlineFeatures:
         self.put_many([{**values, RECORD_ID: customer_id,
                         EVENT_TIME: event_time or iso(datetime.now(UTC))}], log=True)
 
-    def put_many(self, records: list[dict], *, log: bool = False) -> int:
+    def put_many(self, records: list[dict], *, log: bool = False, progress=None) -> int:
+        """Many records in one transaction (`log`: also into the call log)."""
         rows = [(str(r[RECORD_ID]), r[EVENT_TIME], json.dumps(_wire(r))) for r in records]
         with self.db.write() as db:
             db.executemany("INSERT INTO online_features VALUES (?, ?, ?) ON CONFLICT (customer_id) "

@@ -105,7 +105,7 @@ def prepare(warehouse, kit, center, model, model_location: str, batch, *, seed: 
 
     online = history.copy()
     online[EVENT_TIME] = pd.to_datetime(online[EVENT_TIME]).dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    online_rows = center.features.put_many(records(online.drop(columns=["source"])))
+    online_rows = center.features.put_many(records(online.drop(columns=["source"])), progress=progress)
     progress(f"online feature store: {online_rows:,} records")
 
     predictions = batch.score(history[model.columns], model, model_location, progress=False)
@@ -113,7 +113,7 @@ def prepare(warehouse, kit, center, model, model_location: str, batch, *, seed: 
               if warehouse.table_exists("customer_scores") else None)
     profiles = directory.build_profiles(history[[RECORD_ID, "mth_remain"]].reset_index(drop=True),
                                         predictions.reset_index(drop=True), scores, seed=seed)
-    center.store.put_profiles(records(profiles))
+    center.store.put_profiles(records(profiles), progress=progress)
     for language, prompts in PROMPTS.items():
         center.store.put_prompts("rfmkit-inbound", language, prompts)
     progress(f"directory: {len(profiles):,} profiles; prompts in {', '.join(PROMPTS)}")

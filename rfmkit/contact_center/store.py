@@ -99,7 +99,7 @@ class SqliteContactStore:
         self.description = f"SQLite {self.db.path}"
 
     # -- profiles ---------------------------------------------------------------------------
-    def put_profiles(self, profiles: list[dict]) -> int:
+    def put_profiles(self, profiles: list[dict], progress=None) -> int:
         with self.db.write() as db:
             db.executemany("INSERT OR REPLACE INTO profiles VALUES (?, ?, ?)",
                            [(p["phone"], str(p["customer_id"]), json.dumps(p, allow_nan=False))
