@@ -10,6 +10,7 @@ assets of notebook 07, then (when asked) the workshop stack, after emptying its 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import urllib.error
 import urllib.request
@@ -56,6 +57,14 @@ def local(cfg: RunConfig, *, remove_run_folder: bool = False, progress=print) ->
         record.unlink()
         done.add(f"local server {server['url']} (process {server['pid']})",
                  "serves nothing now; it ends with its notebook kernel", progress)
+    from rfmkit.contact_center.local import RECORDS, stop_process
+
+    for record in sorted(cfg.run_dir.glob(RECORDS)):  # notebook 09's API, in its own process
+        server = json.loads(record.read_text())
+        stopped = stop_process(int(server["pid"])) if server.get("pid") != os.getpid() else False
+        record.unlink(missing_ok=True)
+        done.add(f"contact-center API {server['url']} (process {server['pid']})",
+                 "stopped" if stopped else "already stopped", progress)
     if not done:
         done.add("local endpoints", "none running", progress)
     if remove_run_folder:

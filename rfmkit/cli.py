@@ -259,10 +259,10 @@ def _contact_center(args: argparse.Namespace) -> int:
         endpoint_server.start()
     url = endpoint_server.url if endpoint_server else args.endpoint_url
     center = LocalContactCenter(args.run_dir, port=args.port)
-    addresses = center.deploy(args.endpoint, runtime_client_for(url))
+    addresses = center.serve_here(args.endpoint, runtime_client_for(url))
     print(f"contact-center API on {addresses['api']}, scoring through {url} ({args.endpoint})")
     # Like `jupyter lab`, the command prints the page's address with its token for whoever started it.
-    print(f"agent's page: {center.server.page_url}", flush=True)
+    print(f"agent's page: {center.page_url}", flush=True)
     _wait_for_stop()
     center.close()
     if endpoint_server is not None:

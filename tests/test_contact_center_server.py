@@ -23,7 +23,7 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 def running(tmp_path_factory):
     setup = contact_center_run.start(tmp_path_factory.mktemp("cc-server"))
     addresses = setup.center.deploy("rfmkit-contact-center", setup.runtime)
-    setup.addresses = {**addresses, "page": setup.center.server.page_url}
+    setup.addresses = {**addresses, "page": setup.center.page_url}
     yield setup
     contact_center_run.stop(setup)
 
@@ -190,3 +190,20 @@ def test_the_page_says_so_when_the_token_is_wrong(running, tmp_path):
             lambda d: "missing or wrong token" in d.find_element(By.ID, "status").text)
     finally:
         driver.quit()
+
+
+def test_notebook_99_stops_the_api_process(running, tmp_path):
+    from rfmkit import cleanup
+    from rfmkit.config import RunConfig
+    from rfmkit.contact_center.local import LocalContactCenter
+
+    center = LocalContactCenter(tmp_path)
+    api = center.deploy("rfmkit-contact-center", running.runtime)["api"]
+    process = center.process
+    done = cleanup.local(RunConfig(run_dir=tmp_path), progress=lambda _: None).frame()
+    outcomes = dict(zip(done["what"], done["outcome"], strict=True))
+    assert outcomes[f"contact-center API {api} (process {process.pid})"] == "stopped"
+    assert process.wait(timeout=30) is not None and not list((tmp_path / "serving").glob("contact-center-*"))
+    again = cleanup.local(RunConfig(run_dir=tmp_path), progress=lambda _: None).frame()
+    assert list(again["outcome"])[0] == "none running"
+    center.close()  # already stopped: nothing to do, no error

@@ -151,7 +151,7 @@ def test_training_set_takes_the_latest_features_at_or_before_each_label(warehous
     labels = pd.DataFrame({"customer_id": ["a", "a", "b", "c"],
                            "label_time": pd.to_datetime(["2026-02-01", "2026-03-01", "2026-02-10", "2026-04-01"]),
                            "churned": [0, 1, 1, 0]})
-    features.append_history(warehouse, history, _folder(warehouse), "history")
+    features.write_history(warehouse, history, _folder(warehouse), "history")
     features.write_labels(warehouse, labels, _folder(warehouse))
     got = features.training_set(warehouse)
     rows = {(r.customer_id, str(r.label_time.date())): (r.mth_remain, str(r.feature_time.date()))
@@ -162,11 +162,13 @@ def test_training_set_takes_the_latest_features_at_or_before_each_label(warehous
     assert (got["feature_time"] <= got["label_time"]).all()
 
 
-def test_appending_the_same_file_twice_loads_it_once(warehouse, tmp_path):
-    rows = pd.DataFrame({"customer_id": ["a"], "event_time": pd.to_datetime(["2026-01-01"]), "source": ["call"]})
-    assert features.append_history(warehouse, rows, tmp_path, "same") == 1
-    assert features.append_history(warehouse, rows, tmp_path, "same") == 0
-    assert warehouse.row_count("cc_feature_history") == 1
+def test_writing_the_same_versions_again_changes_nothing(warehouse, tmp_path):
+    rows = pd.DataFrame({"customer_id": ["a", "a"], "source": ["call", "call"], "mth_remain": [12.0, 24.0],
+                         "event_time": pd.to_datetime(["2026-01-01 10:00:00.123", "2026-01-01 10:00:00.456"])})
+    features.write_history(warehouse, rows, tmp_path, "calls")
+    features.write_history(warehouse, pd.concat([rows, rows.assign(customer_id="b")]), tmp_path, "calls")
+    table = warehouse.query("SELECT customer_id, mth_remain FROM cc_feature_history ORDER BY 1, 2")
+    assert table.values.tolist() == [["a", 12.0], ["a", 24.0], ["b", 12.0], ["b", 24.0]]  # milliseconds kept
 
 
 _FOLDERS: dict[int, object] = {}

@@ -65,17 +65,23 @@ def history_columns(warehouse) -> list[str]:
     return list(warehouse.table_columns(HISTORY_TABLE)["name"])
 
 
-def append_history(warehouse, rows: pd.DataFrame, folder: Path, name: str) -> int:
-    """Append feature versions to cc_feature_history with the audited COPY (a re-run of the same
-    rows is skipped by the load's content check); returns rows loaded."""
+HISTORY_KEY = (RECORD_ID, EVENT_TIME, "source")
+
+
+def write_history(warehouse, rows: pd.DataFrame, folder: Path, name: str) -> int:
+    """Upsert feature versions into cc_feature_history with the audited COPY, keyed by customer,
+    event time and source: writing the same versions again (a re-run, a repeated sync) changes
+    nothing. Returns the rows loaded."""
     warehouse.run_file("130_cc_feature_history.sql")
     columns = history_columns(warehouse)
     staged = Path(folder) / f"{name}.csv"
     staged.parent.mkdir(parents=True, exist_ok=True)
     frame = rows.copy()
     frame[EVENT_TIME] = pd.to_datetime(frame[EVENT_TIME], utc=True).dt.tz_localize(None)
-    frame.reindex(columns=columns).to_csv(staged, index=False, date_format="%Y-%m-%d %H:%M:%S")
-    report = warehouse.load_csv(HISTORY_TABLE, staged, mode="append", max_errors=0, allow_empty=True)
+    frame.reindex(columns=columns).to_csv(staged, index=False, date_format="%Y-%m-%d %H:%M:%S.%f")
+    # TIMEFORMAT 'auto' (Redshift and DuckDB alike) reads the milliseconds call versions carry.
+    report = warehouse.load_csv(HISTORY_TABLE, staged, mode="merge", key=HISTORY_KEY, max_errors=0,
+                                allow_empty=True, time_format="auto")
     return report.rows_loaded or 0
 
 

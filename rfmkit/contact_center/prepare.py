@@ -4,6 +4,7 @@ build the phone directory and the prompts."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -91,17 +92,32 @@ def records(frame: pd.DataFrame) -> list[dict]:
     return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
+def snapshot_day(folder: Path) -> datetime:
+    """The as-of time of this run's snapshot: now the first time, the same on every re-run (so a
+    re-run writes the same rows, which the audited append then skips)."""
+    path = folder / "snapshot.json"
+    if path.exists():
+        return datetime.fromisoformat(json.loads(path.read_text())["as_of"])
+    as_of = datetime.now(UTC).replace(microsecond=0)
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"as_of": as_of.isoformat()}))
+    return as_of
+
+
 def prepare(warehouse, kit, center, model, model_location: str, batch, *, seed: int,
             as_of: datetime | None = None, progress=print) -> Prepared:
     """Load the offline store and labels, put every customer's latest record online, score every
     customer with the served model for their profile, write the directory and the prompts."""
-    as_of = as_of or datetime.now(UTC).replace(microsecond=0)
+    folder = kit.cfg.run_dir / "contact_center"
+    as_of = as_of or snapshot_day(folder)
     raw = read_shipped()
     history, labels = features.snapshot(raw, as_of, seed)
-    folder = kit.cfg.run_dir / "contact_center"
-    history_rows = features.append_history(warehouse, history, folder, "cc_feature_history_snapshot")
-    label_rows = features.write_labels(warehouse, labels, folder)
-    progress(f"offline feature store: {history_rows:,} rows appended, {label_rows:,} labels")
+    features.write_history(warehouse, history, folder, "cc_feature_history_snapshot")
+    features.write_labels(warehouse, labels, folder)
+    history_rows = warehouse.row_count(features.HISTORY_TABLE)
+    label_rows = warehouse.row_count(features.LABELS_TABLE)
+    progress(f"offline feature store: {history_rows:,} rows in {features.HISTORY_TABLE}, "
+             f"{label_rows:,} labels")
 
     online = history.copy()
     online[EVENT_TIME] = pd.to_datetime(online[EVENT_TIME]).dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -121,15 +137,16 @@ def prepare(warehouse, kit, center, model, model_location: str, batch, *, seed: 
 
 
 def sync_calls(warehouse, kit, center) -> int:
-    """Append what calls wrote to the online store to cc_feature_history (source 'call'); on AWS
-    the feature group's offline store does this itself."""
+    """Bring every version calls wrote to the online store into cc_feature_history (source
+    'call'; versions synced before are replaced by themselves); on AWS the feature group's offline
+    store does this itself. Returns the call versions in the table."""
     changes = pd.DataFrame(center.features.changes())
-    if changes.empty:
-        return 0
-    changes["source"] = "call"
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    return features.append_history(warehouse, changes, kit.cfg.run_dir / "contact_center",
-                                   f"cc_feature_history_calls_{stamp}")
+    if not changes.empty:
+        changes["source"] = "call"
+        features.write_history(warehouse, changes, kit.cfg.run_dir / "contact_center",
+                               "cc_feature_history_calls")
+    return int(warehouse.query(f"SELECT COUNT(*) AS n FROM {features.HISTORY_TABLE} "
+                               f"WHERE source = 'call'")["n"].iloc[0])
 
 
 def routing_table(profiles: pd.DataFrame) -> pd.DataFrame:

@@ -172,11 +172,15 @@ class ContactCenterServer:
         if self._record is not None:
             self._record.unlink(missing_ok=True)
 
-    def record(self, run_dir: Path) -> Path:
-        """Note the server in the run folder (readable only by you: it holds the token)."""
+    def record(self, run_dir: Path, pid: int) -> Path:
+        """Note the server in the run folder, readable only by you (it holds the token): how
+        the notebook finds it, and how notebook 99 stops it (`pid`)."""
         path = Path(run_dir) / "serving" / f"contact-center-{self.port}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"url": self.url, "page": self.page_url}))
-        path.chmod(0o600)
+        staged = path.with_suffix(".tmp")
+        staged.touch(mode=0o600)
+        staged.write_text(json.dumps({"url": self.url, "page": self.page_url, "token": self.token,
+                                      "pid": pid}))
+        staged.replace(path)  # complete when it appears
         self._record = path
         return path

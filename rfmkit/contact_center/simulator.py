@@ -154,10 +154,10 @@ def plan_calls(phones: list[str], count: int, *, events_per_call: int = 8, seed:
     rng = np.random.default_rng(seed)
     picked = rng.choice(len(phones), size=count, replace=False)
     moods = list(MOODS)
+    # Contact ids are new for every plan (as Connect's are), so a re-run never mixes calls.
     return [CallPlan(phones[i], moods[int(rng.integers(len(moods)))], events_per_call,
-                     int(rng.choice([12, 24, 36])) if rng.random() < offer_share else None,
-                     contact_id=str(uuid.UUID(int=int(rng.integers(2**63)) << 64 | n)))
-            for n, i in enumerate(picked)]
+                     int(rng.choice([12, 24, 36])) if rng.random() < offer_share else None)
+            for i in picked]
 
 
 def _run_call(connect, plan: CallPlan, rate: float, redeliver_share: float,
