@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
-from test_contact_center_stores import template_tables
+from test_contact_center_stores import create_template_tables
 
 from rfmkit import cloudformation
 from rfmkit.config import AwsSettings, RunConfig
@@ -266,13 +266,7 @@ def test_handlers_on_dynamodb_feature_store_and_the_endpoint(aws_credentials, mo
     from moto import mock_aws
 
     with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        names = {}
-        for logical, props in template_tables().items():
-            name = props["TableName"]["Fn::Sub"].replace("${Prefix}", "rfmkit")
-            dynamodb.create_table(TableName=name, AttributeDefinitions=props["AttributeDefinitions"],
-                                  KeySchema=props["KeySchema"], BillingMode=props["BillingMode"])
-            names[logical] = name
+        names = create_template_tables(boto3.client("dynamodb", region_name=REGION))
         for variable, value in (("RFMKIT_PROFILES_TABLE", names["ProfilesTable"]),
                                 ("RFMKIT_CONTACTS_TABLE", names["ContactsTable"]),
                                 ("RFMKIT_PROMPTS_TABLE", names["PromptsTable"]),

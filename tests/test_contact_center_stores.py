@@ -27,6 +27,17 @@ def template_tables() -> dict[str, dict]:
             if r["Type"] == "AWS::DynamoDB::Table"}
 
 
+def create_template_tables(client) -> dict[str, str]:
+    """The template's DynamoDB tables (prefix rfmkit) created in moto: logical name → table name."""
+    names = {}
+    for logical, props in template_tables().items():
+        name = props["TableName"]["Fn::Sub"].replace("${Prefix}", "rfmkit")
+        client.create_table(TableName=name, AttributeDefinitions=props["AttributeDefinitions"],
+                            KeySchema=props["KeySchema"], BillingMode=props["BillingMode"])
+        names[logical] = name
+    return names
+
+
 @pytest.fixture(params=["sqlite", "dynamodb"])
 def store(request, tmp_path, monkeypatch):
     if request.param == "sqlite":
@@ -40,12 +51,7 @@ def store(request, tmp_path, monkeypatch):
         monkeypatch.setenv(key, "testing")
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
-        names = {}
-        for logical, props in template_tables().items():
-            name = props["TableName"]["Fn::Sub"].replace("${Prefix}", "rfmkit")
-            client.create_table(TableName=name, AttributeDefinitions=props["AttributeDefinitions"],
-                                KeySchema=props["KeySchema"], BillingMode=props["BillingMode"])
-            names[logical] = name
+        names = create_template_tables(client)
         yield DynamoContactStore(client, names["ProfilesTable"], names["ContactsTable"], names["PromptsTable"])
 
 
