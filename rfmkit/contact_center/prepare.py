@@ -94,7 +94,7 @@ def records(frame: pd.DataFrame) -> list[dict]:
 
 def snapshot_day(folder: Path) -> datetime:
     """The as-of time of this run's snapshot: now the first time, the same on every re-run (so a
-    re-run writes the same rows, which the audited append then skips)."""
+    re-run writes the same feature versions, which replace themselves)."""
     path = folder / "snapshot.json"
     if path.exists():
         return datetime.fromisoformat(json.loads(path.read_text())["as_of"])

@@ -94,20 +94,20 @@ def create_app(token: str) -> FastAPI:
 
     @app.get("/contacts")
     async def contacts(request: Request) -> Response:
-        return await _sync(request, lambda _: _proxy(handlers.churn_history, "GET", "/contacts", {}, None),
-                     read_body=False)
+        return await _sync(request, lambda _: _proxy(handlers.churn_history, "GET", "/contacts", {}),
+                           read_body=False)
 
     @app.get("/contacts/{contact_id}/history")
     async def history(contact_id: str, request: Request) -> Response:
         return await _sync(request, lambda _: _proxy(handlers.churn_history, "GET",
-                                               "/contacts/{contactId}/history",
-                                               {"contactId": contact_id}, None), read_body=False)
+                                                     "/contacts/{contactId}/history",
+                                                     {"contactId": contact_id}), read_body=False)
 
     @app.post("/contacts/{contact_id}/contract")
     async def contract(contact_id: str, request: Request) -> Response:
         return await _sync(request, lambda body: _proxy(handlers.update_contract, "POST",
-                                                  "/contacts/{contactId}/contract",
-                                                  {"contactId": contact_id}, body))
+                                                        "/contacts/{contactId}/contract",
+                                                        {"contactId": contact_id}, body))
 
     async def _sync(request: Request, act, read_body: bool = True) -> Response:
         # The handlers block on SQLite and the endpoint: they run in the thread pool.
@@ -132,7 +132,7 @@ def _connect(function: str, event) -> dict:
     return handler(event)
 
 
-def _proxy(handler, method: str, resource: str, path: dict, body) -> Response:
+def _proxy(handler, method: str, resource: str, path: dict, body=None) -> Response:
     from rfmkit.contact_center.events import api_event
 
     answer = handler(api_event(method, resource, path=path, body=body))
