@@ -307,7 +307,8 @@ def test_api_gateway_documented_events_get_clean_errors(center):
     assert handlers.churn_history(v2)["statusCode"] == 404
     for bad in (None, {}, {"httpMethod": 5}, {"httpMethod": "GET", "pathParameters": []},
                 {"httpMethod": "POST", "body": "{not json"},
-                {"httpMethod": "POST", "body": "!!", "isBase64Encoded": True}):
+                {"httpMethod": "POST", "body": "!!", "isBase64Encoded": True},
+                {"httpMethod": "POST", "body": "[" * 100_000 + "]" * 100_000}):
         for handler in (handlers.churn_history, handlers.update_contract):
             answer = handler(bad)
             assert answer["statusCode"] == 400 and json.loads(answer["body"])["error"]

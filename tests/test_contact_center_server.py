@@ -76,6 +76,8 @@ def test_no_cors_and_a_locked_down_page(running):
     ("POST", "/events", json.dumps({"detail-type": "Something Else", "source": "aws.connect"}).encode()),
     ("POST", "/events", json.dumps(events.sentiment_event("nobody", "negative")).encode()),
     ("POST", "/events", b"\xff\xfe\x00"), ("POST", "/events", b"{" * 100_000),
+    ("POST", "/events", b"[" * 100_000 + b"]" * 100_000),
+    ("POST", "/contacts/x/contract", b"[" * 100_000 + b"]" * 100_000),
     ("POST", "/events", b'{"a": "' + b"x" * 300_000 + b'"}'),
     ("POST", "/connect/nothing", b"{}"), ("POST", "/connect/customer_lookup", b"{not json"),
     ("POST", "/contacts/nobody/contract", b'{"months": 12}'),

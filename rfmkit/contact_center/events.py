@@ -142,6 +142,8 @@ def read_api(event: object) -> dict:
             body = json.loads(text) if text.strip() else None
         except (ValueError, UnicodeDecodeError) as error:
             raise BadEvent(f"body is not valid JSON ({error})") from None
+        except RecursionError:
+            raise BadEvent("body is JSON nested too deeply") from None
     return {"method": method.upper(), "path": path, "query": query, "body": body}
 
 

@@ -55,6 +55,8 @@ def create_app(token: str) -> FastAPI:
             return json.loads(body) if body.strip() else None
         except (ValueError, UnicodeDecodeError) as error:
             raise BadEvent(f"body is not valid JSON ({error})") from None
+        except RecursionError:  # json recurses once per nesting level
+            raise BadEvent("body is JSON nested too deeply") from None
 
     def failed(error: Exception) -> JSONResponse:
         # A store or the endpoint failing is ours, not the client's: 503, and the message only.
