@@ -267,7 +267,8 @@ def _contact_center(args: argparse.Namespace) -> int:
     center.close()
     if endpoint_server is not None:
         endpoint_server.stop()
-    print("stopped")
+    with contextlib.suppress(BrokenPipeError):  # whoever read the address may have gone
+        print("stopped")
     return 0
 
 

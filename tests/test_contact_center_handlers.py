@@ -253,14 +253,16 @@ def offer(contact_id: str, body, method: str = "POST") -> dict:
 def test_a_contract_offer_updates_profile_and_features_and_rescores(center):
     phone = a_phone(center, n=11)
     customer = center["profiles"].loc[phone, "customer_id"]
+    before = center["services"].features.get(customer)["mth_remain"]
     handlers.customer_lookup(events.contact_flow_event("offer-call", phone))
     answer = offer("offer-call", {"months": 36, "requestId": "click-1"})
     assert answer["http"] == 200 and answer["status"] == "applied" and answer["months"] == 36
     contact = center["services"].store.contact("offer-call")
-    assert contact.scores[-1]["event"] == "contract offer" and contact.base["mth_remain"] == 36.0
+    assert contact.scores[-1]["event"] == "contract offer" and contact.base["mth_remain"] == before + 36
     assert answer["churnProbability"] == contact.scores[-1]["churn_probability"]
-    assert center["services"].store.profile_by_phone(phone)["contract_months"] == 36
-    assert center["services"].features.get(customer)["mth_remain"] == 36.0
+    assert answer["monthsRemaining"] == before + 36
+    assert center["services"].store.profile_by_phone(phone)["contract_months"] == before + 36
+    assert center["services"].features.get(customer)["mth_remain"] == before + 36
     repeated = offer("offer-call", {"months": 36, "requestId": "click-1"})  # the same click, retried
     assert repeated["http"] == 200 and repeated["status"] == "duplicate"
     assert len(center["services"].store.contact("offer-call").scores) == len(contact.scores)

@@ -159,9 +159,9 @@ def test_agent_page_in_chromium_updates_live_and_offers_change_the_risk(running,
 
         before = text("churn-score")
         driver.find_element(By.ID, "offer-36").click()
-        wait.until(lambda _: "36-month contract" in text("offer-result"))
+        wait.until(lambda _: "36-month extension" in text("offer-result"))
         wait.until(lambda _: text("score-count") == "6")
-        assert text("contract") == "36" and text("churn-score") != before
+        assert float(text("contract")) == profile["contract_months"] + 36 and text("churn-score") != before
         assert before in text("offer-result")
 
         api.send(events.disconnected_event("browser-call"))

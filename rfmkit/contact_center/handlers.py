@@ -30,7 +30,7 @@ from rfmkit.contact_center.routing import normalise_phone, routing_priority
 from rfmkit.contact_center.store import APPLIED, CONFLICT, Contact
 
 log = logging.getLogger("rfmkit.contact_center")
-CONTRACT_OFFERS = (12, 24, 36)     # months the agent's page offers
+CONTRACT_OFFERS = (12, 24, 36)     # months the agent's page offers to add to the contract
 # Re-reads of a contact another event changed meanwhile, with a growing random pause between
 # them so that events of one call arriving together do not keep colliding (about 2 s at most).
 MAX_ATTEMPTS = 30
@@ -282,8 +282,9 @@ def _api(handler, event) -> dict:
 
 
 def update_contract(event, context=None) -> dict:
-    """POST /contacts/{contactId}/contract {"months": 12|24|36, "requestId": "..."}: the offer
-    becomes the profile's and the features' contract months; re-scored; the new risk returned."""
+    """POST /contacts/{contactId}/contract {"months": 12|24|36, "requestId": "..."}: the contract
+    is extended by that many months (profile and features: months remaining + months); re-scored;
+    the new risk and months remaining returned. The same requestId twice extends once."""
     def act(request: dict) -> dict:
         if request["method"] != "POST":
             raise BadEvent(f"method {request['method']} not allowed; POST an offer")
@@ -301,13 +302,14 @@ def update_contract(event, context=None) -> dict:
             raise LookupError(f"contact {contact_id} is unknown")
 
         def change(c: Contact) -> None:
-            c.base = {**c.base, "mth_remain": float(months)}
+            c.base = {**c.base, "mth_remain": float(c.base.get("mth_remain") or 0) + months}
 
         result = _apply(contact_id, f"contract-{request_id}", change, "contract offer",
                         months=int(months))
+        remaining = svc.store.contact(contact_id).base.get("mth_remain")
         if result["status"] == APPLIED:
-            svc.store.update_profile(contact.phone, {"contract_months": int(months)})
-        return _response(200, {**result, "months": int(months)})
+            svc.store.update_profile(contact.phone, {"contract_months": remaining})
+        return _response(200, {**result, "months": int(months), "monthsRemaining": remaining})
 
     return _api(act, event)
 
