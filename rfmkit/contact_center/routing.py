@@ -12,7 +12,10 @@ from __future__ import annotations
 import re
 
 VIP_SEGMENTS = ("Champions", "Loyal")
-VIP_CLV_SHARE = 0.10
+# The top 2 % by CLV: with few repeat buyers (3 % in the Olist data) CLV barely varies below the
+# top few percent (median 4.6, 90th percentile 5.2, 99th 17.6 on the default data), so a wider
+# share would make one-time buyers VIPs by a few cents.
+VIP_CLV_SHARE = 0.02
 DEFAULT_PRIORITY = 5
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
