@@ -388,6 +388,6 @@ def call_trajectories(trajectories: pd.DataFrame, threshold: float | None = None
     ax.scatter([], [], marker="*", s=140, color="black", label="contract offer")
     ax.set(xlabel="score during the call (0 = call start)", ylabel="churn probability", ylim=(0, 1),
            title="Churn risk during each simulated call")
-    ax.legend(loc="upper left", fontsize=8, ncol=2)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize=8, ncol=5, frameon=False)
     fig.tight_layout()
     return fig

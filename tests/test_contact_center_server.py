@@ -108,6 +108,10 @@ def test_simulated_calls_lose_nothing_and_predict_once_per_event(running):
         assert sequence[0] == "call started" and sequence.count("sentiment") == 5
         assert sequence.count("contract offer") == 1 and len(sequence) == 7
     assert result.summary().startswith("4 calls, 20 sentiment events")
+    effects = result.effects().set_index("event")
+    assert effects["events"].sum() == len(trajectories) - 4  # every score but each call's first
+    assert effects.loc["contract offer", "events"] == 4 and set(effects.index) <= {
+        "positive", "neutral", "negative", "contract offer"}
 
 
 def test_the_simulator_refuses_impossible_plans(running):

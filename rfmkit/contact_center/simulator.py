@@ -59,6 +59,18 @@ class Simulation:
                 for c in self.calls for i, s in enumerate(c["scores"])]
         return pd.DataFrame(rows)
 
+    def effects(self) -> pd.DataFrame:
+        """How each kind of event moved the churn probability: the change from the score before
+        it, averaged over the simulated calls (what the model learned, seen through the calls)."""
+        rows = []
+        for call in self.calls:
+            for before, after in zip(call["scores"], call["scores"][1:], strict=False):
+                kind = after.get("sentiment") or after["event"]
+                rows.append({"event": kind, "change": after["churn_probability"] - before["churn_probability"]})
+        table = pd.DataFrame(rows, columns=["event", "change"])
+        return (table.groupby("event")["change"].agg(events="size", mean_change="mean", median_change="median")
+                .reset_index().sort_values("mean_change", ascending=False, ignore_index=True))
+
     def summary(self) -> str:
         lat = self.latencies_ms
         events_sent = len(lat)
