@@ -117,6 +117,8 @@ def test_simulated_calls_lose_nothing_and_predict_once_per_event(running):
 def test_the_simulator_refuses_impossible_plans(running):
     with pytest.raises(simulator.SimulationError, match="customers"):
         simulator.plan_calls(["+12015550100"], 2)
+    with pytest.raises(simulator.SimulationError, match="events_per_call"):
+        simulator.plan_calls(["+12015550100"], 1, events_per_call=0)
     with pytest.raises(simulator.SimulationError, match="rate"):
         simulator.simulate(running.center.api_client, [], rate=0)
 

@@ -161,6 +161,9 @@ class LambdaApi:
 def plan_calls(phones: list[str], count: int, *, events_per_call: int = 8, seed: int = 42,
                offer_share: float = 0.5) -> list[CallPlan]:
     """`count` calls from distinct customers with seeded moods and offers."""
+    if count < 1 or events_per_call < 1:
+        raise SimulationError(f"parameters calls and events_per_call must be at least 1, got {count} "
+                              f"and {events_per_call}")
     if count > len(phones):
         raise SimulationError(f"{count} calls need {count} customers; the directory has {len(phones)}")
     rng = np.random.default_rng(seed)
