@@ -65,6 +65,10 @@ def local(cfg: RunConfig, *, remove_run_folder: bool = False, progress=print) ->
         record.unlink(missing_ok=True)
         done.add(f"contact-center API {server['url']} (process {server['pid']})",
                  "stopped" if stopped else "already stopped", progress)
+    from rfmkit.streaming.local_server import stop_recorded
+
+    for url in stop_recorded(cfg.run_dir):  # notebook 10's Kinesis-API server
+        done.add(f"local Kinesis server {url}", "stopped", progress)
     if not done:
         done.add("local endpoints", "none running", progress)
     if remove_run_folder:

@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--smtp", metavar="HOST:PORT",
                         help="local backend: send through this SMTP server instead of the kit's "
                              "mail sink (which keeps the messages in <run>/mail)")
+    _monitor_parser(sub)
     center = sub.add_parser("contact-center", help="serve the contact-center API and the agent's "
                                                    "page for a run prepared by notebook 09")
     center.add_argument("--run-dir", type=Path, required=True,
@@ -86,6 +87,58 @@ def build_parser() -> argparse.ArgumentParser:
                         help="endpoint name the handlers invoke (default: rfmkit-contact-center)")
     center.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
     return parser
+
+
+def _monitor_parser(sub) -> None:
+    monitor = sub.add_parser(
+        "monitor", help="judge served traffic (or a file of rows) for drift and quality, window by "
+                        "window; write reports; optionally retrain on an alarm",
+        description="Reads the run's captured requests (or --current FILE), cuts them into windows "
+                    "and compares each with the model's training rows. Reports: "
+                    "<run>/monitoring/reports/index.html.")
+    monitor.add_argument("--run-dir", type=Path, required=True, help="the run folder (reports go "
+                         "to its monitoring/ folder)")
+    monitor.add_argument("--backend", choices=["local", "aws"], default="local")
+    monitor.add_argument("--churn-data", default="contact_center",
+                         help="which churn model: its reference and model come from "
+                              "<run>/models/churn-<churn-data>/ (default: contact_center)")
+    monitor.add_argument("--endpoint", help="the endpoint whose capture is judged (default: the "
+                                            "churn model's production endpoint)")
+    monitor.add_argument("--current", help="a CSV or Parquet file of rows to judge instead of "
+                                           "captured requests (scored by the model if it has no "
+                                           "churn_probability column)")
+    monitor.add_argument("--reference", help="the rows to compare with (CSV/Parquet; default: the "
+                                             "model's reference.parquet, its training rows)")
+    monitor.add_argument("--model", help="the churn model.tar.gz (column kinds; scores --current)")
+    monitor.add_argument("--label-column", default="",
+                         help="in --current: the known outcome (1 = churned), for quality figures")
+    monitor.add_argument("--capture", default="", help="capture root (default: <run>/capture, "
+                                                       "or the run's S3 capture on aws)")
+    monitor.add_argument("--ground-truth", default="", help="ground-truth root (default: "
+                                                            "<run>/groundtruth)")
+    monitor.add_argument("--since", default="", help="only requests captured from this time on "
+                                                     "(ISO 8601, e.g. 2026-12-03T08:00Z)")
+    monitor.add_argument("--window-rows", type=int, default=500, help="rows per window (500)")
+    monitor.add_argument("--window", default="", help="calendar windows instead, e.g. 3h or 1d")
+    monitor.add_argument("--min-rows", type=int, default=200,
+                         help="a window with fewer rows is not judged (200)")
+    monitor.add_argument("--alpha", type=float, default=0.001,
+                         help="family-wise significance over the columns (0.001)")
+    monitor.add_argument("--numeric-distance", type=float, default=0.1,
+                         help="normed Wasserstein distance at which a numeric column drifts (0.1)")
+    monitor.add_argument("--categorical-distance", type=float, default=0.1,
+                         help="Jensen-Shannon distance at which a categorical column drifts (0.1)")
+    monitor.add_argument("--min-labelled", type=int, default=100,
+                         help="labelled rows a window needs for quality figures (100)")
+    monitor.add_argument("--min-auc", type=float, default=0.7,
+                         help="ROC-AUC below this raises an alarm; also the retrained model's gate")
+    monitor.add_argument("--retrain", action="store_true",
+                         help="on a new alarm: retrain a candidate, register it through the "
+                              "quality gate and put it on the staging endpoint")
+    monitor.add_argument("--every", default="", help="check again every period (e.g. 3h) until "
+                                                     "stopped; prints the equivalent cron line")
+    monitor.add_argument("--fail-on-alarm", action="store_true",
+                         help="exit with status 3 when a window raised an alarm (for cron mail)")
 
 
 def _parse_endpoint(text: str) -> tuple[str, Path]:
@@ -115,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
         return _alerts(args)
     if args.command == "contact-center":
         return _contact_center(args)
+    if args.command == "monitor":
+        from rfmkit.monitoring.command import run_monitor
+
+        return run_monitor(args, sys.argv[2:] if argv is None else argv[1:])
     if args.command == "params":
         from rfmkit.runner import declared_parameters, discover
 

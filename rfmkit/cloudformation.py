@@ -19,6 +19,10 @@ OUTPUT_TO_SETTING = {
     "SageMakerRoleArn": "sagemaker_role_arn",
     "QuickSightRoleArn": "quicksight_role_arn",
     "AlertsTopicArn": "alerts_topic_arn",
+    "MonitorSchedulerRoleArn": "scheduler_role_arn",
+    "RequestStreamName": "request_stream",
+    "ScoreStreamName": "score_stream",
+    "StreamCheckpointsTable": "stream_checkpoints_table",
     # the contact-center stack (cloudformation/rfmkit-contact-center.yaml, notebook 09)
     "ContactProfilesTable": "contact_profiles_table",
     "ContactsTable": "contacts_table",

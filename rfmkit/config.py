@@ -61,6 +61,12 @@ class AwsSettings:
     contact_prompts_table: str | None = None
     contact_center_api: str | None = None
     contact_center_functions: str | None = None   # "handler=function name,..."
+    # Monitoring and stream scoring (notebook 10): the scheduler's role, the Kinesis streams and
+    # the consumer's checkpoint table.
+    scheduler_role_arn: str | None = None
+    request_stream: str | None = None
+    score_stream: str | None = None
+    stream_checkpoints_table: str | None = None
     stack_name: str | None = None
 
     @classmethod

@@ -391,3 +391,47 @@ def call_trajectories(trajectories: pd.DataFrame, threshold: float | None = None
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize=8, ncol=5, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def drift_timeline(summaries: list[dict], drift_from: int | None = None, shown: int = 4):
+    """Drift distance per window for the columns that moved most (and the prediction), their
+    thresholds, the windows that raised an alarm, and where a planted drift began."""
+    judged = [s for s in summaries if s["judged"]]
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    if not judged:
+        ax.set(title="No window judged yet")
+        return fig
+    distances = pd.DataFrame([{c["column"]: c["distance"] for c in s["columns"]} for s in judged],
+                             index=[s["index"] for s in judged])
+    top = distances.max().sort_values(ascending=False).index[:shown].tolist()
+    if "churn_probability" in distances and "churn_probability" not in top:
+        top.append("churn_probability")
+    for column in top:
+        ax.plot(distances.index, distances[column], marker="o", label=column)
+    threshold = judged[0]["settings"]["numeric_distance"]
+    ax.axhline(threshold, color="#C44E52", linestyle="--", label=f"threshold {threshold:g}")
+    for s in judged:
+        if s["alarm"]:
+            ax.axvspan(s["index"] - 0.4, s["index"] + 0.4, color="#C44E52", alpha=0.12)
+    if drift_from is not None:
+        ax.axvline(drift_from - 0.5, color="black", linestyle=":", label="drift planted")
+    ax.set(title="Drift distance per window (shaded: alarm)", xlabel="window",
+           ylabel="distance (normed Wasserstein / Jensen-Shannon)")
+    ax.legend(loc="upper left", fontsize=8, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def detection_power(table: pd.DataFrame, rows: int):
+    """Share of windows flagged per planted shift size (0 = no drift: the false-alarm rate)."""
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    labels = [f"{s:g} sd" if s else "none" for s in table["shift_sd"]]
+    colours = ["#8C8C8C" if s == 0 else "#4C72B0" for s in table["shift_sd"]]
+    ax.bar(labels, table["rate"], color=colours)
+    for x, (rate, upper) in enumerate(zip(table["rate"], table["upper_95"], strict=True)):
+        ax.annotate(f"{rate:.0%}", (x, rate), ha="center", va="bottom")
+        ax.plot([x, x], [rate, upper], color="black", linewidth=1)
+    ax.set(title=f"Windows of {rows} rows flagged, by planted shift (line: 95 % upper bound)",
+           xlabel="shift of one column", ylabel="share flagged", ylim=(0, 1.1))
+    fig.tight_layout()
+    return fig

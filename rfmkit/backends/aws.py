@@ -105,10 +105,21 @@ class AwsBackend:
         return SageMakerChurnTrainer(self.cfg, instance_type=instance_type,
                                      boto_session=self.session)
 
-    def serving(self, *, instance_type: str = "ml.m5.large", port: int = 0):
+    def serving(self, *, instance_type: str = "ml.m5.large", port: int = 0,
+                capture_percent: float = 100.0):
+        """SageMaker endpoints whose configs capture `capture_percent` % of invocations to S3
+        (DataCaptureConfig) under capture_uri()."""
         from rfmkit.serving.sagemaker_deploy import SageMakerServing
 
-        return SageMakerServing(self.cfg, instance_type=instance_type, boto_session=self.session)
+        return SageMakerServing(self.cfg, instance_type=instance_type, boto_session=self.session,
+                                capture_percent=capture_percent, capture_uri=self.capture_uri())
+
+    def capture_uri(self) -> str:
+        """The S3 prefix endpoint data capture writes to (SageMaker's layout beneath it)."""
+        from rfmkit.sagemaker_jobs import run_folder_uri
+        from rfmkit.serving.capture import CAPTURE_FOLDER
+
+        return run_folder_uri(self.cfg, CAPTURE_FOLDER)
 
     def deployer(self, serving, registry):
         from rfmkit.serving.deploy import SageMakerDeployer
@@ -130,6 +141,18 @@ class AwsBackend:
         bucket = self.cfg.aws.bucket
         return S3Exporter(self.cfg.exports_dir, self.storage() if bucket else None,
                           s3_uri(self.cfg, "exports") if bucket else None)
+
+    def monitoring(self):
+        """Endpoint data capture and ground truth in S3; the check as a scheduled processing job."""
+        from rfmkit.monitoring.aws import AwsMonitoring
+
+        return AwsMonitoring(self.cfg, self.session)
+
+    def stream(self):
+        """The stack's Kinesis streams and DynamoDB checkpoint table."""
+        from rfmkit.streaming.service import AwsStream
+
+        return AwsStream(self.cfg, self.session)
 
     def notifier(self):
         """SNS: publishes to the stack's alerts topic (AlertsTopicArn)."""

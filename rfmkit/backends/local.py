@@ -57,14 +57,28 @@ class LocalBackend:
 
         return LocalChurnTrainer()
 
-    def serving(self, *, instance_type: str = "ml.m5.large", port: int = 0):
-        """A started local server on 127.0.0.1, noted in the run folder (notebook 99 finds it)."""
+    def serving(self, *, instance_type: str = "ml.m5.large", port: int = 0,
+                capture_percent: float = 100.0):
+        """A started local server on 127.0.0.1, noted in the run folder (notebook 99 finds it),
+        capturing `capture_percent` % of invocations into the run folder's capture/ and serving
+        Prometheus metrics at /metrics."""
+        from rfmkit.monitoring.metrics import ServingMetrics
+        from rfmkit.serving.capture import CaptureWriter
         from rfmkit.serving.operations import record_server
         from rfmkit.serving.server import LocalEndpointServer
 
-        server = LocalEndpointServer(port=port, admin_token=secrets.token_urlsafe(24)).start()
+        capture = CaptureWriter(self.capture_uri(), percent=capture_percent, seed=self.cfg.seed)
+        metrics = ServingMetrics(self.cfg.run_dir / "monitoring")
+        server = LocalEndpointServer(port=port, admin_token=secrets.token_urlsafe(24),
+                                     capture=capture, metrics=metrics).start()
         record_server(self.cfg.run_dir, server)
         return server
+
+    def capture_uri(self) -> str:
+        """Where served requests are captured (SageMaker's data-capture layout)."""
+        from rfmkit.serving.capture import CAPTURE_FOLDER
+
+        return str(self.cfg.run_dir / CAPTURE_FOLDER)
 
     def deployer(self, serving, registry):
         from rfmkit.serving.deploy import LocalDeployer, stage_endpoints
@@ -103,6 +117,18 @@ class LocalBackend:
         from rfmkit.contact_center.local import LocalContactCenter
 
         return LocalContactCenter(self.cfg.run_dir)
+
+    def monitoring(self):
+        """Capture and ground truth in the run folder; checks by `python -m rfmkit monitor`."""
+        from rfmkit.monitoring.local import LocalMonitoring
+
+        return LocalMonitoring(self.cfg.run_dir)
+
+    def stream(self):
+        """The kit's Kinesis-API server on 127.0.0.1 (started by prepare()) and SQLite checkpoints."""
+        from rfmkit.streaming.service import LocalStream
+
+        return LocalStream(self.cfg.run_dir)
 
     def publish_dashboards(self, warehouse, manifests: dict[str, Path], *, user: str = "",
                            enabled: bool = True) -> str:

@@ -72,9 +72,13 @@ class SageMakerServing:
     """Create, update, invoke-ready and delete the kit's endpoints; run Batch Transform."""
 
     def __init__(self, cfg: RunConfig, *, instance_type: str = "ml.m5.large", boto_session=None,
-                 poll_seconds: int = 15, timeout_seconds: int = 1800):
+                 poll_seconds: int = 15, timeout_seconds: int = 1800, capture_percent: float = 100.0,
+                 capture_uri: str = ""):
+        from rfmkit.serving.capture import check_percent
+
         check_settings(cfg, "deployment")
         self.cfg, self.instance_type = cfg, instance_type
+        self.capture_percent, self.capture_uri = check_percent(capture_percent), capture_uri
         self.session = boto_session_for(cfg, boto_session)
         self.sagemaker = self.session.client("sagemaker")
         self.storage = S3Storage.from_session(self.session, cfg.aws.bucket)
@@ -148,6 +152,7 @@ class SageMakerServing:
             production_variants=[ProductionVariant(variant_name=VARIANT, model_name=name,
                                                    initial_instance_count=1,
                                                    instance_type=self.instance_type)],
+            data_capture_config=self.data_capture_config(),
             session=self.session, region=self.cfg.aws.region)
         existing = self.find(endpoint)
         if existing is None:
@@ -161,6 +166,25 @@ class SageMakerServing:
         if existing is not None:  # the old config and model serve nothing any more
             self._delete_config(replaced)
         return Deployed(endpoint, name, name, model_data_url)
+
+    def data_capture_config(self):
+        """Request and response of `capture_percent` % of invocations to S3, in the format
+        rfmkit.serving.capture reads (CSV and JSON bodies kept as text); None without a URI or at 0 %."""
+        from sagemaker.core.shapes import (
+            CaptureContentTypeHeader,
+            CaptureOption,
+            DataCaptureConfig,
+        )
+
+        if not self.capture_uri or self.capture_percent <= 0:
+            return None
+        return DataCaptureConfig(
+            enable_capture=True, initial_sampling_percentage=max(1, int(round(self.capture_percent))),
+            destination_s3_uri=self.capture_uri,
+            capture_options=[CaptureOption(capture_mode="Input"), CaptureOption(capture_mode="Output")],
+            capture_content_type_header=CaptureContentTypeHeader(
+                csv_content_types=["text/csv"],
+                json_content_types=["application/json", "application/jsonlines"]))
 
     def find(self, endpoint: str):
         """The Endpoint resource, or None when there is none of that name."""

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import secrets
 import threading
+import time
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -35,6 +36,9 @@ from rfmkit.serving.inference import (
 )
 
 DEFAULT_HOST = "127.0.0.1"
+# boto3's invoke_endpoint(InferenceId=...) sends the caller's id for this request in this header;
+# request capture keeps it so that ground truth can be joined to the prediction later.
+INFERENCE_ID_HEADER = "x-amzn-sagemaker-inference-id"
 
 
 class Endpoints:
@@ -59,6 +63,9 @@ class Endpoints:
             if self.default == name:
                 self.default = next(iter(self._models), None)
 
+    def has(self, name: str) -> bool:
+        return name in self._models
+
     def get(self, name: str) -> ServedModel:
         entry = self._models.get(name)  # one dict read: atomic under the GIL
         if entry is None:
@@ -71,7 +78,10 @@ class Endpoints:
                 for n, (m, src) in sorted(self._models.items())]
 
 
-def create_app(endpoints: Endpoints, admin_token: str | None = None) -> FastAPI:
+def create_app(endpoints: Endpoints, admin_token: str | None = None, *, capture=None,
+               metrics=None) -> FastAPI:
+    """`capture`: a CaptureWriter (serving/capture.py) that records answered invocations;
+    `metrics`: a ServingMetrics (monitoring/metrics.py) served at GET /metrics."""
     app = FastAPI(title="rfmkit local endpoint", docs_url=None, redoc_url=None)
 
     def error(status: int, error_type: str, message: str, **extra) -> Response:
@@ -80,6 +90,23 @@ def create_app(endpoints: Endpoints, admin_token: str | None = None) -> FastAPI:
                             headers={"x-amzn-ErrorType": error_type})
 
     async def invoke(name: str | None, request: Request) -> Response:
+        started = time.perf_counter()
+        endpoint = name or endpoints.default or ""
+        response, model, rows, body = await answer(endpoint, request)
+        captured = None
+        if response.status_code == 200 and capture is not None:
+            captured = capture.record(endpoint, body, request.headers.get("content-type", ""),
+                                      response.body, response.media_type,
+                                      inference_id=request.headers.get(INFERENCE_ID_HEADER))
+        if metrics is not None:
+            # an unknown name is one label, so that made-up names cannot grow the metrics without end
+            metrics.observe(endpoint if endpoints.has(endpoint) else "unknown", model or "none",
+                            response.status_code, time.perf_counter() - started, rows,
+                            captured is not None)
+        return response
+
+    async def answer(endpoint: str, request: Request) -> tuple[Response, str, int, bytes]:
+        """(response, model name, rows answered, request body) for one invocation."""
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
             # A client that is still sending when we answer gets a connection reset instead of the
@@ -88,26 +115,27 @@ def create_app(endpoints: Endpoints, admin_token: str | None = None) -> FastAPI:
             if int(declared) <= DRAIN_LIMIT_BYTES:
                 await drain(request)
             return error(413, "ValidationError", f"request body of {int(declared):,} bytes is over "
-                                                 f"the 6 MB limit; send fewer rows per request")
+                                                 f"the 6 MB limit; send fewer rows per request"), "", 0, b""
         try:
-            model = endpoints.get(name or endpoints.default or "")
+            model = endpoints.get(endpoint)
             body = await read_body(request)
             rows = input_fn(body, request.headers.get("content-type", ""))
         except InferenceError as exc:
-            return error(exc.status, "ValidationError", str(exc))
+            return error(exc.status, "ValidationError", str(exc)), "", 0, b""
         except ClientDisconnect:  # the client went away: nobody to answer
-            return Response(status_code=400)
+            return Response(status_code=400), "", 0, b""
         except Exception as exc:  # noqa: BLE001 - any failure to read a request is the request's
-            return error(400, "ValidationError", f"could not read the request: {exc}")
+            return error(400, "ValidationError", f"could not read the request: {exc}"), "", 0, b""
+        name = str(model.metadata.get("name") or model.kind)
         try:
             prediction = predict_fn(rows, model)
             text, media = output_fn(prediction, request.headers.get("accept"))
         except InferenceError as exc:
-            return error(exc.status, "ValidationError", str(exc))
+            return error(exc.status, "ValidationError", str(exc)), name, 0, body
         except Exception as exc:  # noqa: BLE001 - a model failure must not take the server down
             return error(424, "ModelError", f"the model failed on this request: {exc}",
-                         OriginalStatusCode=500, OriginalMessage=str(exc))
-        return Response(text, media_type=media)
+                         OriginalStatusCode=500, OriginalMessage=str(exc)), name, 0, body
+        return Response(text, media_type=media), name, len(rows), body
 
     @app.get("/ping")
     async def ping() -> Response:
@@ -122,15 +150,40 @@ def create_app(endpoints: Endpoints, admin_token: str | None = None) -> FastAPI:
     async def runtime_invocations(name: str, request: Request) -> Response:
         return await invoke(name, request)
 
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        if metrics is None:
+            return error(404, "ValidationError", "this server was started without metrics")
+        text, media = metrics.render()
+        return Response(text, media_type=media)
+
     @app.get("/endpoints")
     async def listing() -> JSONResponse:
         return JSONResponse(endpoints.describe())
 
+    def admitted(request: Request) -> bool:
+        # Only whoever can read the run folder's server record (0600) may change endpoints.
+        given = request.headers.get("x-rfmkit-admin", "").encode("utf-8", "replace")
+        return bool(admin_token) and secrets.compare_digest(given, admin_token.encode())
+
+    @app.put("/endpoints/{name}")
+    async def serve(name: str, request: Request) -> Response:
+        """Serve a model file on `name` (the monitor stages a retrained candidate this way from
+        another process): body {"model": "<path of a model.tar.gz or model folder>"}."""
+        if not admitted(request):
+            return error(403, "AccessDeniedException", "deploying needs the admin token")
+        try:
+            path = (await request.json())["model"]
+            endpoints.deploy(name, Path(str(path)))
+        except (ValueError, KeyError, TypeError):
+            return error(400, "ValidationError", 'body must be {"model": "<path>"}')
+        except Exception as exc:  # noqa: BLE001 - an unreadable model file is the caller's to fix
+            return error(400, "ValidationError", f"cannot serve {path}: {exc}")
+        return JSONResponse({"endpoint": name, "model": str(path)})
+
     @app.delete("/endpoints/{name}")
     async def remove(name: str, request: Request) -> Response:
-        # Only whoever can read the run folder's server record (notebook 99) may remove endpoints.
-        given = request.headers.get("x-rfmkit-admin", "").encode("utf-8", "replace")
-        if not admin_token or not secrets.compare_digest(given, admin_token.encode()):
+        if not admitted(request):
             return error(403, "AccessDeniedException", "removing endpoints needs the admin token")
         if name not in {e["name"] for e in endpoints.describe()}:
             return error(404, "ValidationError", f"Endpoint {name} not found")
@@ -169,8 +222,10 @@ async def read_body(request: Request) -> bytes:
 class LocalEndpointServer:
     """uvicorn in a background thread: start(), url, deploy(name, model_dir), stop()."""
 
-    def __init__(self, host: str = DEFAULT_HOST, port: int = 0, admin_token: str | None = None):
+    def __init__(self, host: str = DEFAULT_HOST, port: int = 0, admin_token: str | None = None, *,
+                 capture=None, metrics=None):
         self.host, self.port, self.admin_token = host, port, admin_token
+        self.capture, self.metrics = capture, metrics
         self.endpoints = Endpoints()
         self.record: Path | None = None  # the run folder's note of this server (notebook 99 reads it)
         self._server = None
@@ -207,8 +262,8 @@ class LocalEndpointServer:
     def start(self, timeout: float = 15.0) -> LocalEndpointServer:
         from rfmkit.serving.background import BackgroundServer
 
-        self._server = BackgroundServer(create_app(self.endpoints, self.admin_token), self.host,
-                                        self.port, "rfmkit-endpoint").start(timeout)
+        app = create_app(self.endpoints, self.admin_token, capture=self.capture, metrics=self.metrics)
+        self._server = BackgroundServer(app, self.host, self.port, "rfmkit-endpoint").start(timeout)
         self.port = self._server.port  # a free port is picked when none was given
         return self
 
@@ -217,6 +272,8 @@ class LocalEndpointServer:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self.capture is not None:
+            self.capture.close()
 
     def __enter__(self) -> LocalEndpointServer:
         return self.start()

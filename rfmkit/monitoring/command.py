@@ -1,0 +1,120 @@
+"""`python -m rfmkit monitor`: one check, or one every `--every` until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+
+import pandas as pd
+
+from rfmkit.monitoring.drift import DriftError, DriftSettings
+from rfmkit.monitoring.monitor import MonitorSettings
+from rfmkit.monitoring.quality import QualitySettings
+
+ALARM_EXIT = 3
+
+
+def settings_from(args: argparse.Namespace) -> MonitorSettings:
+    return MonitorSettings(
+        window_rows=args.window_rows, window=args.window,
+        drift=DriftSettings(alpha=args.alpha, numeric_distance=args.numeric_distance,
+                            categorical_distance=args.categorical_distance,
+                            min_rows=args.min_rows),
+        quality=QualitySettings(min_labelled=args.min_labelled, min_auc=args.min_auc))
+
+
+def run_monitor(args: argparse.Namespace, argv: list[str]) -> int:
+    from rfmkit import backends
+    from rfmkit.churn.registry import PRODUCTION
+    from rfmkit.monitoring.checks import Sources, check
+    from rfmkit.serving.capture import CaptureError
+    from rfmkit.serving.deploy import stage_endpoints
+
+    if not args.run_dir.is_dir():
+        print(f"error: --run-dir {args.run_dir}: no such run folder", file=sys.stderr)
+        return 2
+    try:
+        settings = settings_from(args)
+    except (DriftError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    kit = backends.for_run(args.backend, run_dir=args.run_dir)
+    monitoring = kit.monitoring()
+    model_name = f"rfmkit-churn-{args.churn_data}"
+    endpoints = stage_endpoints(model_name)
+    endpoint = args.endpoint or endpoints[PRODUCTION]
+    sources = Sources(kit.cfg.run_dir, capture=args.capture or monitoring.capture_uri,
+                      ground_truth=args.ground_truth or monitoring.ground_truth_uri,
+                      reference=args.reference or "", current=args.current or "",
+                      model=args.model or "", churn_data=args.churn_data,
+                      label_column=args.label_column, since=args.since)
+    retrain = _retrainer(kit, monitoring, args, model_name, endpoints) if args.retrain else None
+    if args.every:
+        try:
+            print("cron equivalent:", monitoring.schedule(args.every, _without_every(argv)))
+        except ValueError as exc:
+            print(f"note: {exc}")
+    while True:
+        try:
+            result = check(sources, endpoint, settings, on_alarm=retrain)
+        except (DriftError, CaptureError, FileNotFoundError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        _print(result)
+        if not args.every:
+            return ALARM_EXIT if args.fail_on_alarm and result.alarms else 0
+        if _sleep(pd.Timedelta(args.every).total_seconds()):
+            return 0
+
+
+def _retrainer(kit, monitoring, args, model_name: str, endpoints: dict[str, str]):
+    from rfmkit.churn.registry import CANDIDATE
+    from rfmkit.monitoring.actions import Retrainer
+
+    registry = kit.registry(model_name)
+    return Retrainer(kit, churn_data=args.churn_data, min_auc=args.min_auc,
+                     stage=monitoring.stager(registry, endpoints[CANDIDATE]))
+
+
+def _print(result) -> None:
+    print(result)
+    if not result.windows.empty:
+        shown = result.windows[["window", "rows", "judged", "alarm", "drifted", "roc_auc", "note"]]
+        print(shown.to_string(index=False, na_rep=""))
+    if not result.actions.empty:
+        print("actions:")
+        for entry in result.actions.tail(8).itertuples(index=False):
+            print(f"  {entry.time} {entry.window} {entry.step}: {entry.outcome}")
+    sys.stdout.flush()
+
+
+def _without_every(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+            continue
+        if item == "--every":
+            skip = True
+            continue
+        if not item.startswith("--every="):
+            out.append(item)
+    return out
+
+
+def _sleep(seconds: float) -> bool:
+    """Wait for the next check; True when stopped (Ctrl-C or SIGTERM) meanwhile."""
+    import signal
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        deadline = time.monotonic() + seconds
+        while not stop.wait(min(60.0, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                return False
+    except KeyboardInterrupt:
+        return True
+    return True

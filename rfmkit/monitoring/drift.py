@@ -1,0 +1,201 @@
+"""Data drift of one window of served rows against the model's reference (its training data).
+
+Per column, a test and a distance, both from scipy:
+
+* numeric: the two-sample Kolmogorov-Smirnov test, and the Wasserstein (earth mover's) distance
+  divided by the reference's standard deviation ("normed Wasserstein"; 0.1 = a tenth of a standard
+  deviation moved);
+* categorical and yes/no: the chi-square test of homogeneity on the category counts, and the
+  Jensen-Shannon distance (base 2, between 0 and 1) of the category shares;
+* the population stability index (PSI, reference deciles or categories) is reported beside them,
+  with its usual reading (< 0.1 stable, 0.1-0.2 moderate, > 0.2 large), but decides nothing.
+
+A column drifts when its test is significant **and** its distance passes the threshold: the
+p-value below `alpha` divided by the number of columns judged (Bonferroni, so that twenty columns
+do not give twenty chances of a false alarm), and the shift large enough to matter (a large window
+makes a tiny, harmless shift significant). The window drifts when any column does, the prediction
+included. A window with fewer than `min_rows` rows is not judged at all: it says so instead of
+flagging noise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+
+PREDICTION = "churn_probability"
+NUMERIC, CATEGORICAL = "numeric", "categorical"
+PSI_EPSILON = 1e-4  # share given to an empty bin, so that PSI stays finite
+
+
+class DriftError(ValueError):
+    """A setting or an input the drift check cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    # Family-wise significance over the judged columns. 0.001 keeps false alarms to about one
+    # window in a thousand; a shift of a third of a standard deviation in one column is still
+    # caught in a window of 500 rows (notebook 10 measures both).
+    alpha: float = 0.001
+    numeric_distance: float = 0.1      # normed Wasserstein distance at which a numeric column drifts
+    categorical_distance: float = 0.1  # Jensen-Shannon distance at which a categorical column drifts
+    min_rows: int = 200                # fewer rows in a window (or a column's values): not judged
+
+    def __post_init__(self):
+        if not 0 < self.alpha < 1:
+            raise DriftError(f"alpha={self.alpha!r}: a significance level between 0 and 1, e.g. 0.001")
+        for name in ("numeric_distance", "categorical_distance"):
+            if not getattr(self, name) > 0:
+                raise DriftError(f"{name}={getattr(self, name)!r}: a distance above 0, e.g. 0.1")
+        if int(self.min_rows) < 30:
+            raise DriftError(f"min_rows={self.min_rows!r}: at least 30 rows are needed for the "
+                             f"tests to mean anything (200 or more is better)")
+
+    def describe(self) -> str:
+        return (f"Kolmogorov-Smirnov + normed Wasserstein ≥ {self.numeric_distance} (numeric), "
+                f"chi-square + Jensen-Shannon ≥ {self.categorical_distance} (categorical), "
+                f"p < {self.alpha} / columns (Bonferroni), windows of at least {self.min_rows} rows")
+
+
+@dataclass
+class ColumnDrift:
+    column: str
+    kind: str
+    test: str
+    statistic: float | None
+    p_value: float | None
+    measure: str
+    distance: float | None
+    threshold: float
+    psi: float | None
+    rows: int
+    drifted: bool = False
+    note: str = ""
+
+
+@dataclass
+class DriftResult:
+    rows: int
+    reference_rows: int
+    judged: bool
+    reason: str = ""
+    columns: list[ColumnDrift] = field(default_factory=list)
+    settings: DriftSettings = field(default_factory=DriftSettings)
+
+    @property
+    def drift(self) -> bool:
+        return self.judged and any(c.drifted for c in self.columns)
+
+    @property
+    def drifted(self) -> list[ColumnDrift]:
+        return sorted((c for c in self.columns if c.drifted), key=lambda c: -(c.distance or 0))
+
+    def table(self) -> pd.DataFrame:
+        frame = pd.DataFrame([asdict(c) for c in self.columns])
+        return frame.sort_values(["drifted", "distance"], ascending=False).reset_index(drop=True) \
+            if not frame.empty else frame
+
+    def to_dict(self) -> dict:
+        return {"judged": self.judged, "reason": self.reason, "drift": self.drift,
+                "rows": self.rows, "reference_rows": self.reference_rows,
+                "drifted": [c.column for c in self.drifted],
+                "columns": [_finite(asdict(c)) for c in self.columns],
+                "settings": asdict(self.settings), "method": self.settings.describe()}
+
+
+def compare(reference: pd.DataFrame, current: pd.DataFrame, kinds: dict[str, str],
+            settings: DriftSettings | None = None) -> DriftResult:
+    """Drift of `current` against `reference` for every column in `kinds` (numeric, boolean or
+    categorical) that both frames hold."""
+    settings = settings or DriftSettings()
+    columns = [c for c in kinds if c in reference.columns and c in current.columns]
+    missing = [c for c in kinds if c not in current.columns]
+    if missing:
+        raise DriftError(f"the current data has no column(s) {missing}; the reference has "
+                         f"{list(reference.columns)}")
+    result = DriftResult(len(current), len(reference), judged=False, settings=settings)
+    if len(reference) < settings.min_rows:
+        result.reason = (f"the reference has {len(reference):,} rows, fewer than min_rows="
+                         f"{settings.min_rows:,}")
+        return result
+    if len(current) < settings.min_rows:
+        result.reason = (f"{len(current):,} rows, fewer than min_rows={settings.min_rows:,}: too "
+                         f"few to judge (not flagged)")
+        return result
+    for column in columns:
+        kind = NUMERIC if kinds[column] == NUMERIC else CATEGORICAL
+        measure = _numeric if kind == NUMERIC else _categorical
+        result.columns.append(measure(column, reference[column], current[column], settings))
+    judged = [c for c in result.columns if c.p_value is not None]
+    level = settings.alpha / max(len(judged), 1)
+    for c in judged:
+        c.drifted = c.p_value < level and c.distance >= c.threshold
+    result.judged = True
+    return result
+
+
+def _numeric(column: str, reference: pd.Series, current: pd.Series,
+             settings: DriftSettings) -> ColumnDrift:
+    ref = pd.to_numeric(reference, errors="coerce").dropna().to_numpy(dtype=float)
+    cur = pd.to_numeric(current, errors="coerce").dropna().to_numpy(dtype=float)
+    result = ColumnDrift(column, NUMERIC, "Kolmogorov-Smirnov", None, None, "normed Wasserstein",
+                         None, settings.numeric_distance, None, len(cur))
+    if len(cur) < settings.min_rows or len(ref) < settings.min_rows:
+        result.note = f"{len(cur):,} values (blanks left out): too few to judge"
+        return result
+    test = stats.ks_2samp(ref, cur)
+    scale = float(np.std(ref)) or abs(float(np.mean(ref))) or 1.0
+    result.statistic, result.p_value = float(test.statistic), float(test.pvalue)
+    result.distance = float(stats.wasserstein_distance(ref, cur)) / scale
+    result.psi = _psi_numeric(ref, cur)
+    return result
+
+
+def _categorical(column: str, reference: pd.Series, current: pd.Series,
+                 settings: DriftSettings) -> ColumnDrift:
+    ref, cur = _labels(reference), _labels(current)
+    result = ColumnDrift(column, CATEGORICAL, "chi-square", None, None, "Jensen-Shannon", None,
+                         settings.categorical_distance, None, len(cur))
+    categories = sorted(set(ref) | set(cur))
+    counts = np.array([ref.value_counts().reindex(categories, fill_value=0).to_numpy(),
+                       cur.value_counts().reindex(categories, fill_value=0).to_numpy()])
+    shares = counts / counts.sum(axis=1, keepdims=True)
+    result.distance = float(jensenshannon(shares[0], shares[1], base=2))
+    result.psi = _psi(shares[0], shares[1])
+    if len(categories) < 2:
+        result.statistic, result.p_value = 0.0, 1.0
+        result.note = "one category in both: nothing can differ"
+        return result
+    test = stats.chi2_contingency(counts)
+    result.statistic, result.p_value = float(test.statistic), float(test.pvalue)
+    return result
+
+
+def _labels(values: pd.Series) -> pd.Series:
+    """Categories as text, a blank being a category of its own ("(blank)")."""
+    return values.astype(object).where(values.notna(), "(blank)").astype(str)
+
+
+def _psi_numeric(ref: np.ndarray, cur: np.ndarray, bins: int = 10) -> float:
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)))
+    if len(edges) < 2:
+        return 0.0
+    edges[0], edges[-1] = -np.inf, np.inf
+    return _psi(np.histogram(ref, edges)[0] / len(ref), np.histogram(cur, edges)[0] / len(cur))
+
+
+def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
+    e, a = np.clip(expected, PSI_EPSILON, None), np.clip(actual, PSI_EPSILON, None)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def _finite(record: dict) -> dict:
+    """JSON has no NaN or Infinity: such a figure is written as null."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in record.items()}
