@@ -19,7 +19,7 @@ import pandas as pd
 
 from rfmkit.churn.outcome import REFERENCE_LABEL
 from rfmkit.monitoring import quality
-from rfmkit.monitoring.drift import NUMERIC, PREDICTION, DriftError, DriftSettings, compare
+from rfmkit.monitoring.drift import NUMERIC, PREDICTION, DriftError, DriftSettings, Profile
 from rfmkit.monitoring.metrics import LATEST_FILE
 
 MONITORING_FOLDER = "monitoring"
@@ -124,7 +124,11 @@ class Window:
 
     @property
     def id(self) -> str:
-        return f"{self.endpoint}-{self.index:04d}"
+        """Stable across checks of the same traffic, distinct for different traffic: the time its
+        first row was served, when rows have times."""
+        start = f"-{self.start:%Y%m%dT%H%M%S}" if self.start is not None and not pd.isna(self.start) \
+            else ""
+        return f"{self.endpoint}{start}-{self.index:04d}"
 
 
 def windows(rows: pd.DataFrame, endpoint: str, settings: MonitorSettings, *, final: bool = False
@@ -156,9 +160,9 @@ def windows(rows: pd.DataFrame, endpoint: str, settings: MonitorSettings, *, fin
     return found
 
 
-def judge(window: Window, reference: Reference, settings: MonitorSettings) -> dict:
+def judge(window: Window, profile: Profile, settings: MonitorSettings) -> dict:
     """Drift (and quality, for labelled rows) of one window, as the JSON summary written for it."""
-    result = compare(reference.frame(), window.rows, reference.judged_kinds(), settings.drift)
+    result = profile.compare(window.rows, settings.drift)
     labels = window.rows["label"] if "label" in window.rows else pd.Series(np.nan, index=window.rows.index)
     performance = quality.measure(labels, window.rows[PREDICTION], settings.quality) \
         if PREDICTION in window.rows else None
@@ -181,6 +185,7 @@ class Monitor:
         self.folder, self.reference = Path(folder), reference
         self.settings = settings or MonitorSettings()
         self.summaries: list[dict] = []  # the last check's judged windows
+        self.profile = Profile(reference.frame(), reference.judged_kinds())
 
     def check(self, rows: pd.DataFrame, endpoint: str, *, final: bool = False) -> pd.DataFrame:
         """Judge every complete window; returns one line per window (judged or not) and writes
@@ -192,7 +197,7 @@ class Monitor:
             if not window.complete:
                 lines.append(_line(window, None, f"waiting: {len(window.rows):,} rows so far"))
                 continue
-            summary = judge(window, self.reference, self.settings)
+            summary = judge(window, self.profile, self.settings)
             report.write_window(self.reports, summary, self.reference, window.rows)
             summaries.append(summary)
             lines.append(_line(window, summary, summary["reason"]))

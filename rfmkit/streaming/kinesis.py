@@ -119,6 +119,7 @@ class Consumer:
         self.checkpoints, self.name, self.capture = checkpoints, name, capture
         self.batch = min(int(batch), MAX_GET_RECORDS)
         self._iterators: dict[str, str] = {}
+        self.key = name  # the checkpoints' consumer key, set by start()
         self.recovered = 0  # requests found already answered when the consumer started
 
     def shards(self, stream: str) -> list[str]:
@@ -132,9 +133,13 @@ class Consumer:
 
     def start(self) -> Consumer:
         """Shard iterators from the checkpoints, after repairing any crash between an answer and
-        its checkpoint."""
+        its checkpoint. Checkpoints are kept per stream incarnation (its creation time): a stream
+        deleted and created again under the same name starts again from its beginning."""
+        summary = self.client.describe_stream_summary(StreamName=self.requests)
+        created = summary["StreamDescriptionSummary"]["StreamCreationTimestamp"]
+        self.key = f"{self.name}/{self.requests}/{created.timestamp():.0f}"
         for shard in self.shards(self.requests):
-            checkpoint = self._recover(shard, self.checkpoints.get(self.name, shard))
+            checkpoint = self._recover(shard, self.checkpoints.get(self.key, shard))
             args = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
                     "StartingSequenceNumber": checkpoint.sequence} if checkpoint.sequence \
                 else {"ShardIteratorType": "TRIM_HORIZON"}
@@ -163,12 +168,12 @@ class Consumer:
             delivered = put_all(self.client, self.scores, entries)
             if crash_after_put:
                 raise SimulatedCrash("stopped between delivering and checkpointing")
-            checkpoint = self.checkpoints.get(self.name, shard)
+            checkpoint = self.checkpoints.get(self.key, shard)
             checkpoint.sequence = records[-1]["SequenceNumber"]
             for result in delivered:
                 checkpoint.outputs[result["ShardId"]] = _later(
                     checkpoint.outputs.get(result["ShardId"]), result["SequenceNumber"])
-            self.checkpoints.save(self.name, shard, checkpoint)
+            self.checkpoints.save(self.key, shard, checkpoint)
             self._capture(records, answers)
             total.read += len(records)
             total.errors += sum("error" in a for a in answers)
@@ -214,7 +219,7 @@ class Consumer:
                 iterator = reply.get("NextShardIterator")
         if newest != checkpoint.sequence:
             checkpoint.sequence = newest
-            self.checkpoints.save(self.name, shard, checkpoint)
+            self.checkpoints.save(self.key, shard, checkpoint)
         return checkpoint
 
     def _capture(self, records: list[dict], answers: list[dict]) -> None:
