@@ -37,7 +37,10 @@ class StreamRun:
 
 
 def requests_from(rows: pd.DataFrame, prefix: str = "stream") -> list[dict]:
-    records = json.loads(rows.to_json(orient="records"))
+    """One request record per row, values exactly as in the frame (to_json would round floats to
+    ten digits), a blank as null."""
+    records = [{k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
+                for k, v in row.items()} for row in rows.to_dict(orient="records")]
     return [{"request_id": f"{prefix}-{n}", "customer_id": f"customer-{n % 997}", "features": r}
             for n, r in enumerate(records)]
 

@@ -119,7 +119,7 @@ class Consumer:
         self.checkpoints, self.name, self.capture = checkpoints, name, capture
         self.batch = min(int(batch), MAX_GET_RECORDS)
         self._iterators: dict[str, str] = {}
-        self.key = name  # the checkpoints' consumer key, set by start()
+        self.key, self.created = name, ""  # the checkpoints' key and the stream's creation, by start()
         self.recovered = 0  # requests found already answered when the consumer started
 
     def shards(self, stream: str) -> list[str]:
@@ -137,7 +137,8 @@ class Consumer:
         deleted and created again under the same name starts again from its beginning."""
         summary = self.client.describe_stream_summary(StreamName=self.requests)
         created = summary["StreamDescriptionSummary"]["StreamCreationTimestamp"]
-        self.key = f"{self.name}/{self.requests}/{created.timestamp():.0f}"
+        self.created = f"{created.timestamp():.0f}"
+        self.key = f"{self.name}/{self.requests}/{self.created}"
         for shard in self.shards(self.requests):
             checkpoint = self._recover(shard, self.checkpoints.get(self.key, shard))
             args = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
@@ -161,7 +162,7 @@ class Consumer:
                 continue
             answers = score([r["Data"] for r in records], self.model)
             entries = [{"Data": json.dumps({**answer, "source": {
-                            "stream": self.requests, "shard": shard,
+                            "stream": self.requests, "created": self.created, "shard": shard,
                             "sequence": record["SequenceNumber"]}}, allow_nan=False).encode(),
                         "PartitionKey": record["PartitionKey"]}
                        for record, answer in zip(records, answers, strict=True)]
@@ -209,7 +210,8 @@ class Consumer:
                 reply = self.client.get_records(ShardIterator=iterator, Limit=MAX_GET_RECORDS)
                 for record in reply["Records"]:
                     source = json.loads(record["Data"]).get("source", {})
-                    if source.get("stream") == self.requests and source.get("shard") == shard:
+                    if (source.get("stream"), source.get("created"), source.get("shard")) == \
+                            (self.requests, self.created, shard):
                         newest = _later(newest, source["sequence"])
                         checkpoint.outputs[out_shard] = _later(checkpoint.outputs.get(out_shard),
                                                                record["SequenceNumber"])

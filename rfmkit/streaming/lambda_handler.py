@@ -39,9 +39,11 @@ def handle(event: dict, model, client, stream: str) -> dict:
     entries = [{"Data": json.dumps({**answer, "source": {"sequence": sequence}},
                                    allow_nan=False).encode(), "PartitionKey": key or sequence}
                for (sequence, key, _), answer in zip(records, answers, strict=True)]
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         put_all(client, stream, entries)
-    except StreamError:  # Lambda retries from the lowest sequence number reported
+    except (StreamError, ClientError, BotoCoreError):  # Lambda retries from the lowest one reported
         return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence, _, _ in records]}
     return {"batchItemFailures": []}
 
