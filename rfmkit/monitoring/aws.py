@@ -19,9 +19,9 @@ CREATE_PROCESSING_JOB = "arn:aws:scheduler:::aws-sdk:sagemaker:createProcessingJ
 
 def scheduler_rate(every: str) -> str:
     """'3h' → 'rate(3 hours)'; EventBridge Scheduler's smallest rate is one minute."""
-    import pandas as pd
+    from rfmkit.monitoring.monitor import parse_period
 
-    minutes = int(pd.Timedelta(every).total_seconds() // 60)
+    minutes = int(parse_period(every).total_seconds() // 60)
     if minutes < 1:
         raise ValueError(f"every={every!r}: at least one minute")
     for size, unit in ((1440, "day"), (60, "hour"), (1, "minute")):
@@ -128,6 +128,10 @@ class AwsMonitoring:
             return client.create_schedule(**request)["ScheduleArn"]
         except client.exceptions.ConflictException:
             return client.update_schedule(**request)["ScheduleArn"]
+
+    def schedule_hint(self, every: str, arguments: list[str]) -> str:
+        return (f"checking every {every} from this machine; to run the check on AWS instead, create "
+                f"the schedule {self.schedule_name} (notebook 10, schedule_every={every!r})")
 
     def unschedule(self) -> str:
         client = self.session.client("scheduler")

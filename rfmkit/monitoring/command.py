@@ -7,10 +7,8 @@ import sys
 import threading
 import time
 
-import pandas as pd
-
 from rfmkit.monitoring.drift import DriftError, DriftSettings
-from rfmkit.monitoring.monitor import MonitorSettings
+from rfmkit.monitoring.monitor import MonitorSettings, parse_period
 from rfmkit.monitoring.quality import QualitySettings
 
 ALARM_EXIT = 3
@@ -53,9 +51,11 @@ def run_monitor(args: argparse.Namespace, argv: list[str]) -> int:
     retrain = _retrainer(kit, monitoring, args, model_name, endpoints) if args.retrain else None
     if args.every:
         try:
-            print("cron equivalent:", monitoring.schedule(args.every, _without_every(argv)))
-        except ValueError as exc:
-            print(f"note: {exc}")
+            parse_period(args.every)
+        except DriftError as exc:
+            print(f"error: --{exc}", file=sys.stderr)
+            return 2
+        print(monitoring.schedule_hint(args.every, _without_every(argv)))
     while True:
         try:
             result = check(sources, endpoint, settings, on_alarm=retrain)
@@ -65,7 +65,7 @@ def run_monitor(args: argparse.Namespace, argv: list[str]) -> int:
         _print(result)
         if not args.every:
             return ALARM_EXIT if args.fail_on_alarm and result.alarms else 0
-        if _sleep(pd.Timedelta(args.every).total_seconds()):
+        if _sleep(parse_period(args.every).total_seconds()):
             return 0
 
 

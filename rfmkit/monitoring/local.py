@@ -65,15 +65,21 @@ class LocalMonitoring:
                " ".join(shlex.quote(a) for a in arguments) + \
                f" >> {shlex.quote(str(self.run_dir / 'monitoring' / 'cron.log'))} 2>&1"
 
+    def schedule_hint(self, every: str, arguments: list[str]) -> str:
+        try:
+            return f"checking every {every}; the same from cron:\n  {self.schedule(every, arguments)}"
+        except ValueError as exc:
+            return f"checking every {every} ({exc})"
+
     def unschedule(self) -> str:
         return "remove the rfmkit monitor line from your crontab (crontab -e)"
 
 
 def cron_expression(every: str) -> str:
     """'3h' → '0 */3 * * *', '30min' → '*/30 * * * *', '1d' → '0 0 * * *'."""
-    import pandas as pd
+    from rfmkit.monitoring.monitor import parse_period
 
-    minutes = int(pd.Timedelta(every).total_seconds() // 60)
+    minutes = int(parse_period(every).total_seconds() // 60)
     if minutes <= 0:
         raise ValueError(f"--every {every}: a period of at least one minute")
     if minutes < 60 and 60 % minutes == 0:

@@ -41,15 +41,20 @@ class MonitorSettings:
             self.period()
 
     def period(self) -> pd.Timedelta | None:
-        if not self.window:
-            return None
-        try:
-            period = pd.Timedelta(self.window)
-        except ValueError:
-            raise DriftError(f"window={self.window!r}: a period such as '3h', '30min' or '1d'") from None
-        if period <= pd.Timedelta(0):
-            raise DriftError(f"window={self.window!r}: the period must be positive")
-        return period
+        return parse_period(self.window, "window") if self.window else None
+
+
+def parse_period(text: str, name: str = "every") -> pd.Timedelta:
+    """'3h', '30min', '1d' as a Timedelta; the error names the parameter."""
+    import re
+
+    try:  # pandas wants a capital D for days; people write 1d
+        period = pd.Timedelta(re.sub(r"(?<=\d)\s*d$", "D", str(text).strip()))
+    except ValueError:
+        raise DriftError(f"{name}={text!r}: a period such as '3h', '30min' or '1d'") from None
+    if period <= pd.Timedelta(0):
+        raise DriftError(f"{name}={text!r}: the period must be positive")
+    return period
 
 
 @dataclass
