@@ -146,7 +146,7 @@ class AwsBackend:
         """Endpoint data capture and ground truth in S3; the check as a scheduled processing job."""
         from rfmkit.monitoring.aws import AwsMonitoring
 
-        return AwsMonitoring(self.cfg, self.session)
+        return AwsMonitoring(self.cfg, self.session, backend=self)
 
     def stream(self):
         """The stack's Kinesis streams and DynamoDB checkpoint table."""

@@ -122,7 +122,7 @@ class LocalBackend:
         """Capture and ground truth in the run folder; checks by `python -m rfmkit monitor`."""
         from rfmkit.monitoring.local import LocalMonitoring
 
-        return LocalMonitoring(self.cfg.run_dir)
+        return LocalMonitoring(self.cfg.run_dir, backend=self)
 
     def stream(self):
         """The kit's Kinesis-API server on 127.0.0.1 (started by prepare()) and SQLite checkpoints."""

@@ -32,10 +32,11 @@ def scheduler_rate(every: str) -> str:
 
 
 class AwsMonitoring:
-    def __init__(self, cfg, session, *, instance_type: str = "ml.m5.large"):
+    def __init__(self, cfg, session, *, instance_type: str = "ml.m5.large", backend=None):
         from rfmkit.sagemaker_jobs import run_folder_uri, safe_name
 
         self.cfg, self.session, self.instance_type = cfg, session, instance_type
+        self.backend = backend
         self.capture_uri = run_folder_uri(cfg, CAPTURE_FOLDER)
         self.ground_truth_uri = run_folder_uri(cfg, GROUND_TRUTH_FOLDER)
         self.reports_uri = run_folder_uri(cfg, "monitoring")
@@ -59,6 +60,13 @@ class AwsMonitoring:
         """SageMaker endpoints report to CloudWatch (AWS/SageMaker Invocations, ModelLatency,
         Invocation4XXErrors); there is no Prometheus text to scrape (docs/MONITORING.md)."""
         return ""
+
+    def retrainer(self, registry, endpoint: str, *, churn_data: str, min_auc: float, seed: int = 42,
+                  serving=None, tracking_uri: str = ""):
+        """On an alarm: the SageMaker retraining pipeline, created or updated and started."""
+        from rfmkit.monitoring.aws_retraining import PipelineRetrainer
+
+        return PipelineRetrainer(self.backend, self, churn_data=churn_data, min_auc=min_auc, seed=seed)
 
     # -- the schedule ------------------------------------------------------------------------
     def processing_job(self, arguments: list[str], code_uri: str, reference_uri: str) -> dict:

@@ -71,11 +71,9 @@ def run_monitor(args: argparse.Namespace, argv: list[str]) -> int:
 
 def _retrainer(kit, monitoring, args, model_name: str, endpoints: dict[str, str]):
     from rfmkit.churn.registry import CANDIDATE
-    from rfmkit.monitoring.actions import Retrainer
 
-    registry = kit.registry(model_name)
-    return Retrainer(kit, churn_data=args.churn_data, min_auc=args.min_auc,
-                     stage=monitoring.stager(registry, endpoints[CANDIDATE]))
+    return monitoring.retrainer(kit.registry(model_name), endpoints[CANDIDATE],
+                                churn_data=args.churn_data, min_auc=args.min_auc)
 
 
 def _print(result) -> None:

@@ -17,8 +17,8 @@ CRON_STEPS = {"h": "hour", "d": "day"}
 
 
 class LocalMonitoring:
-    def __init__(self, run_dir: Path):
-        self.run_dir = Path(run_dir)
+    def __init__(self, run_dir: Path, backend=None):
+        self.run_dir, self.backend = Path(run_dir), backend
         self.capture_uri = str(self.run_dir / CAPTURE_FOLDER)
         self.ground_truth_uri = str(self.run_dir / GROUND_TRUTH_FOLDER)
 
@@ -51,6 +51,15 @@ class LocalMonitoring:
             return f"staging ({endpoint} on {record['url']}) serves version {registered.version}"
 
         return stage
+
+    def retrainer(self, registry, endpoint: str, *, churn_data: str, min_auc: float, seed: int = 42,
+                  serving=None, tracking_uri: str = ""):
+        """On an alarm: retrain in this process (notebook 04's code, a smaller search), register
+        through the gate, stage on `endpoint`."""
+        from rfmkit.monitoring.actions import Retrainer
+
+        return Retrainer(self.backend, churn_data=churn_data, min_auc=min_auc, seed=seed,
+                         tracking_uri=tracking_uri, stage=self.stager(registry, endpoint, serving))
 
     def metrics_text(self, serving) -> str:
         """The local endpoint's Prometheus metrics (what Prometheus scrapes from /metrics)."""
