@@ -100,6 +100,9 @@ def aws(cfg: RunConfig, *, quicksight: bool = True, delete_stack: bool = False, 
     from rfmkit.contact_center import aws as contact_center
 
     contact_center.delete(cfg, boto_session, done, progress, poll_seconds=poll_seconds)
+    from rfmkit.monitoring import aws as monitoring
+
+    monitoring.delete_resources(cfg, boto_session, done, progress)
     if quicksight:
         quicksight_assets(boto_session, prefix, done, progress)
     if delete_stack:

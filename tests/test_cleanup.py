@@ -9,7 +9,7 @@ import urllib.request
 import boto3
 import exported_run
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 from rfmkit import backends, cleanup
 from rfmkit.config import AwsSettings, ConfigError, RunConfig
@@ -92,6 +92,20 @@ def stub_sagemaker(stub, present: bool) -> None:
                     stub.add_response(delete, {}, {field: name})
 
 
+def stub_monitoring(scheduler, sagemaker, present: bool) -> None:
+    """Notebook 10's schedule and retraining pipeline (not another team's pipeline)."""
+    if present:
+        scheduler.add_response("delete_schedule", {})
+    else:
+        scheduler.add_client_error("delete_schedule", "ResourceNotFoundException")
+    pipelines = ["rfmkit-churn-contact-center-retrain", "rfmkit-other-pipeline"] if present else []
+    sagemaker.add_response("list_pipelines", {"PipelineSummaries": [{"PipelineName": n} for n in pipelines]},
+                           {"PipelineNamePrefix": "rfmkit"})
+    if present:
+        sagemaker.add_response("delete_pipeline", {}, {"PipelineName": "rfmkit-churn-contact-center-retrain",
+                                                       "ClientRequestToken": ANY})
+
+
 def stub_quicksight(stub, present: bool) -> None:
     operations = ["delete_dashboard", "delete_analysis", *["delete_data_set"] * 3, *["delete_data_source"] * 3]
     for operation in operations:
@@ -122,7 +136,7 @@ def test_aws_cleanup_deletes_in_order_and_a_second_run_finds_nothing(tmp_path, m
         monkeypatch.setenv(key, "testing")
     cfg = RunConfig(backend="aws", run_dir=tmp_path, aws=AwsSettings(region=REGION, bucket="workshop-data",
                                                                     prefix="rfmkit", stack_name="rfmkit"))
-    clients = {name: _client(name) for name in ("sagemaker", "quicksight", "cloudformation")}
+    clients = {name: _client(name) for name in ("sagemaker", "quicksight", "cloudformation", "scheduler")}
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket="workshop-data", CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -142,6 +156,7 @@ def test_aws_cleanup_deletes_in_order_and_a_second_run_finds_nothing(tmp_path, m
                                                 {"FeatureGroupName": "rfmkit-contact-center-features"})
             else:
                 stubs["sagemaker"].add_client_error("delete_feature_group", "ResourceNotFound")
+            stub_monitoring(stubs["scheduler"], stubs["sagemaker"], present)
             stub_quicksight(stubs["quicksight"], present)
             stub_stack(stubs["cloudformation"], present)
             done = cleanup.aws(cfg, delete_stack=True, boto_session=Session(clients), poll_seconds=0,
@@ -159,6 +174,9 @@ def test_aws_cleanup_deletes_in_order_and_a_second_run_finds_nothing(tmp_path, m
                 assert outcomes["stack rfmkit"] == "deleted"
                 assert outcomes["stack rfmkit-contact-center"] == "deleted"
                 assert outcomes["feature group rfmkit-contact-center-features"] == "deleted"
+                schedules = [v for k, v in outcomes.items() if k.startswith("monitor schedule rfmkit-monitor-")]
+                assert schedules == ["deleted"]
+                assert outcomes["SageMaker pipeline rfmkit-churn-contact-center-retrain"] == "deleted"
             else:
                 assert outcomes["SageMaker endpoints rfmkit-*"] == "none found"
                 assert outcomes["QuickSight assets rfmkit-*"] == "none found"
@@ -166,6 +184,7 @@ def test_aws_cleanup_deletes_in_order_and_a_second_run_finds_nothing(tmp_path, m
                 assert outcomes["stack rfmkit"] == "already gone"
                 assert outcomes["stack rfmkit-contact-center"] == "already gone"
                 assert outcomes["feature group rfmkit-contact-center-features"] == "already gone"
+                assert outcomes["SageMaker pipelines rfmkit-*-retrain"] == "none found"
         assert s3.list_object_versions(Bucket="workshop-data").get("Versions", []) == []
 
 

@@ -157,3 +157,21 @@ class AwsMonitoring:
             raise FileNotFoundError(f"{self.cfg.run_dir}/models: no churn model's {REFERENCE_FILE} "
                                     f"(notebook 04 writes it)")
         return found[0]
+
+
+def delete_resources(cfg, session, done, progress=print) -> None:
+    """Notebook 99: this run's monitor schedule and the kit's retraining pipelines."""
+    import uuid
+
+    monitoring = AwsMonitoring(cfg, session)
+    done.add(f"monitor schedule {monitoring.schedule_name}",
+             "deleted" if monitoring.unschedule().startswith("deleted") else "already gone", progress)
+    sagemaker = session.client("sagemaker")
+    prefix = cfg.aws.prefix or "rfmkit"
+    found = [p["PipelineName"] for p in sagemaker.list_pipelines(PipelineNamePrefix=prefix).get(
+        "PipelineSummaries", []) if p["PipelineName"].endswith("-retrain")]
+    for name in found:
+        sagemaker.delete_pipeline(PipelineName=name, ClientRequestToken=uuid.uuid4().hex)
+        done.add(f"SageMaker pipeline {name}", "deleted", progress)
+    if not found:
+        done.add(f"SageMaker pipelines {prefix}-*-retrain", "none found", progress)
