@@ -59,11 +59,14 @@ def resample(rows: pd.DataFrame, n: int, seed: int = 42) -> pd.DataFrame:
 
 
 # -- the server ---------------------------------------------------------------------------------
-def start_server(models: dict[str, tuple[Path, pd.DataFrame]]) -> tuple[subprocess.Popen, str]:
+def start_server(models: dict[str, tuple[Path, pd.DataFrame]], capture_dir: Path | None = None
+                 ) -> tuple[subprocess.Popen, str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "rfmkit", "serve", "--port", str(port)]
+    if capture_dir is not None:  # every invocation captured, as notebook 10's endpoint does
+        command += ["--capture-dir", str(capture_dir)]
     for name, (path, _) in models.items():
         command += ["--model", f"{name}={path}"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -167,8 +170,24 @@ def run(*, rate: float = 200.0, seconds: float = 10.0, batch_sizes: tuple[int, .
         finally:
             process.terminate()
             process.wait(timeout=15)
+        results["capture"] = measure_capture(models["churn"], Path(folder) / "capture", rate=rate,
+                                             seconds=seconds, repeat=repeat)
     write_report(results)
     return results
+
+
+def measure_capture(churn: tuple[Path, pd.DataFrame], folder: Path, *, rate: float, seconds: float,
+                    repeat: int) -> dict:
+    """The churn model again, on a server that captures every invocation (100 %) to disk."""
+    process, url = start_server({"churn": churn}, capture_dir=folder)
+    try:
+        measured = measure_model(f"{url}/endpoints/churn/invocations", *churn, rate=rate, seconds=seconds,
+                                 repeat=repeat)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    measured["captured"] = sum(len(p.read_text().splitlines()) for p in folder.rglob("*.jsonl"))
+    return measured
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -278,6 +297,18 @@ def write_report(results: dict) -> None:
         lines.append(f"| {name} | {m['in_process_1_ms']:.1f} ms | " + " | ".join(cells)
                      + f" | {m['errors']} | {m['throughput']:.0f} req/s | {m['http_1000_ms']:.0f} ms | "
                      f"{m['in_process_1000_ms']:.0f} ms | {m['http_1000_ms'] / m['in_process_1000_ms']:.2f}× |")
+    off, on = results["models"]["churn"], results.get("capture")
+    if on:
+        lines += ["", f"Request capture (SageMaker's data-capture format, 100 % of invocations, "
+                      f"{on['captured']:,} records written): the churn model on a server that captures "
+                      f"against the run above without capture. Same load, measured after it:", "",
+                  "| churn model | sequential p50 / p99 | "
+                  + " | ".join(f"at {k} p50 / p99" for k in loads) + " | throughput (4 clients) |",
+                  "|---|---:|" + "---:|" * len(loads) + "---:|"]
+        for label, m in (("capture off", off), ("capture on (100 %)", on)):
+            lines.append(f"| {label} | {m['sequential']['p50']:.1f} / {m['sequential']['p99']:.1f} ms | "
+                         + " | ".join(f"{m[k]['p50']:.1f} / {m[k]['p99']:.1f} ms" for k in loads)
+                         + f" | {m['throughput']:.0f} req/s |")
     lines += ["", "Batch scoring of every customer (seconds, medians; chunks stay under the 6 MB request "
                   "limit). The baseline is the bare model on the whole frame in one call; the ratios are "
                   "the kit's paths over it:", "",

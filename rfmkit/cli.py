@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="NAME=PATH", help="endpoint name and model.tar.gz or folder (repeatable)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--capture-dir", type=Path,
+                       help="capture invocations here in SageMaker's data-capture format (e.g. "
+                            "runs/latest/capture, which `rfmkit monitor` reads); default: none")
+    serve.add_argument("--capture-percent", type=float, default=100.0,
+                       help="share of invocations captured (default 100)")
     dash = sub.add_parser("dashboard", help="write the offline HTML dashboard for a run's exports")
     dash.add_argument("--run-dir", type=Path, help="run folder (default: runs/workshop, else the newest run)")
     dash.add_argument("--out", type=Path, help="HTML file to write (default: <run>/dashboard.html)")
@@ -332,9 +337,19 @@ def _contact_center(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import gc
 
+    from rfmkit.monitoring.metrics import ServingMetrics
+    from rfmkit.serving.capture import CaptureError, CaptureWriter
     from rfmkit.serving.server import LocalEndpointServer
 
-    server = LocalEndpointServer(host=args.host, port=args.port)
+    try:
+        capture = CaptureWriter(args.capture_dir, percent=args.capture_percent) if args.capture_dir else None
+    except CaptureError as exc:
+        print(f"error: --{exc}", file=sys.stderr)
+        return 2
+    # metrics at /metrics; drift gauges too when the capture sits in a run folder the monitor writes to
+    monitoring = args.capture_dir.parent / "monitoring" if args.capture_dir else None
+    server = LocalEndpointServer(host=args.host, port=args.port, capture=capture,
+                                 metrics=ServingMetrics(monitoring))
     try:
         for name, path in args.model:
             model = server.deploy(name, path)
@@ -348,7 +363,9 @@ def _serve(args: argparse.Namespace) -> int:
     gc.freeze()
     server.start()
     print(f"serving on {server.url} (Ctrl-C to stop); boto3 clients: "
-          f"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={server.url}", flush=True)
+          f"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={server.url}; Prometheus: {server.url}/metrics"
+          + (f"; capturing {args.capture_percent:g} % into {args.capture_dir}" if capture else ""),
+          flush=True)
     _wait_for_stop()
     server.stop()
     print("stopped")

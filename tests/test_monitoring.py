@@ -293,7 +293,32 @@ def test_the_monitor_command_finds_drift_planted_in_a_file_of_rows(tmp_path, chu
     assert bad.returncode == 2 and "window_rows=100 is below min_rows=200" in bad.stderr
 
 
-def test_reference_kinds_and_column_order_come_from_the_model(churn):
+def test_the_shipped_csv_as_it_is_shows_no_drift_until_one_is_planted(tmp_path, churn):
+    """Raw rows (yes/no words, True/False outcomes, extra columns) through the documented command:
+    quiet as they are; a planted shift in the second half is found and named."""
+    from rfmkit.churn.datasets import CONTACT_CENTER_CSV
+
+    model, path, reference_path, _ = churn
+    raw = pd.read_csv(CONTACT_CENTER_CSV)
+    command = [sys.executable, "-m", "rfmkit", "monitor", "--run-dir", str(tmp_path), "--reference",
+               str(reference_path), "--model", str(path), "--label-column", "Churn", "--window-rows", "1000"]
+    quiet = subprocess.run([*command, "--current", str(CONTACT_CENTER_CSV)], capture_output=True, text=True,
+                           cwd=PROJECT_ROOT, timeout=600)
+    assert quiet.returncode == 0 and "5 judged, 0 alarm(s)" in quiet.stdout, quiet.stdout + quiet.stderr
+    planted = raw.copy()
+    planted.loc[2500:, "CustServ_Calls"] = planted.loc[2500:, "CustServ_Calls"] + 1
+    planted.to_csv(tmp_path / "planted.csv", index=False)
+    found = subprocess.run([*command, "--current", str(tmp_path / "planted.csv")], capture_output=True,
+                           text=True, cwd=PROJECT_ROOT, timeout=600)
+    windows = found.stdout.splitlines()
+    assert "5 judged, 3 alarm(s)" in found.stdout, found.stdout + found.stderr
+    assert [("CustServ_Calls" in line) for line in windows if line.startswith("planted-")] == \
+        [False, False, True, True, True]
+    labelled = json.loads((tmp_path / "monitoring" / "reports" / "planted-0004.json").read_text())["performance"]
+    assert labelled["labelled"] == 1000 and labelled["roc_auc"] > 0.8
+
+
+def test_the_reference_kinds_and_column_order_come_from_the_model(churn):
     model, path, reference_path, _ = churn
     metadata = model_metadata(path)
     reference = Reference.load(reference_path, metadata["kinds"], metadata["columns"])

@@ -135,6 +135,23 @@ def test_run_all_notebooks_as_make_run_does(batch_run):
     assert "#token=" not in printed  # the page's token stays in its file
     assert {"09_call_trajectories.png", "09_event_latency.png"} <= {p.name for p in (run_dir / "figures").glob("09_*")}
     assert summary["tables"]["cc_feature_history"] > 5_000 and summary["tables"]["cc_training_set"] == 5_000
+    # notebook 10: the planted drift caught in the window where it starts and nowhere before it, no
+    # false alarm in 200 quiet windows, a candidate retrained, gated and staged (promotion left to a
+    # person); the stream consumer died once and still lost and repeated nothing
+    monitor_book = nbformat.read(run_dir / "notebooks" / "10_monitoring.ipynb", as_version=4)
+    shown = "".join(o.get("text", "") + o.get("data", {}).get("text/markdown", "")
+                    for c in monitor_book.cells if c.cell_type == "code" for o in c.outputs)
+    assert "first alarm in window 4 (Day_Mins), the same window." in shown and "false alarms" not in shown
+    assert "0 of 200 windows of 500 rows" in shown
+    assert "lost 0, answered twice 0, errors 0" in shown and "Lambda handler: 5 of 5 scores identical" in shown
+    reports = run_dir / "monitoring" / "reports"
+    assert (reports / "index.html").exists() and (reports / "plotly.min.js").exists()
+    from rfmkit.monitoring.actions import ActionLog
+
+    steps = ActionLog(run_dir / "monitoring").entries().set_index("step")["outcome"]
+    assert steps["register"] == "passed the gate" and steps["stage"].startswith("staging serves")
+    assert steps["approve"].startswith("waiting for a person")
+    assert {"10_drift_timeline.png", "10_detection_power.png"} <= {p.name for p in (run_dir / "figures").glob("10_*")}
     # notebook 07: a valid manifest per export, both model schemas, the offline dashboard
     from rfmkit import manifests
 

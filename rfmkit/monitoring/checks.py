@@ -99,7 +99,7 @@ def served_rows(sources: Sources, reference: Reference, endpoint: str) -> pd.Dat
             if sources.label_column not in rows:
                 raise DriftError(f"--label-column {sources.label_column}: not a column of "
                                  f"{sources.current}")
-            rows["label"] = rows[sources.label_column]
+            rows["label"] = outcome_labels(rows[sources.label_column], sources)
         rows = served.typed(rows, reference.kinds)
         if PREDICTION not in rows and sources.model_path() is not None:
             rows[PREDICTION] = _score(sources.model_path(), rows[list(reference.kinds)])
@@ -139,6 +139,23 @@ def check(sources: Sources, endpoint: str, settings: MonitorSettings | None = No
         on_alarm(new[-1], labelled, log)
     return CheckResult(label, windows, monitor.reports / "index.html", log.entries(), len(rows),
                        monitor.summaries)
+
+
+def outcome_labels(values: pd.Series, sources: Sources) -> pd.Series:
+    """1 (churned) / 0 (stayed) from 1/0, true/false, yes/no or a churn word such as "churned";
+    a blank stays unknown; anything else is refused, naming the file, column and value."""
+    from rfmkit.churn.datasets import CHURN_WORDS, FALSE_WORDS, TRUE_WORDS
+
+    text = values.astype(object).where(values.notna(), None)
+    words = {**{w: 1 for w in TRUE_WORDS | CHURN_WORDS}, **{w: 0 for w in FALSE_WORDS}}
+    labels = []
+    for row, value in enumerate(text, 2):  # line 1 is the header
+        key = None if value is None else str(value).strip().lower().rstrip(".")
+        if key is not None and key not in words:
+            raise DriftError(f"{sources.current}, line {row}, column {sources.label_column!r}: "
+                             f"{value!r} is not an outcome (1/0, true/false, yes/no, churned)")
+        labels.append(None if key is None else words[key])
+    return pd.Series(labels, index=values.index, dtype="Float64")
 
 
 def _score(model: Path, frame: pd.DataFrame) -> pd.Series:

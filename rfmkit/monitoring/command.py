@@ -79,13 +79,22 @@ def _retrainer(kit, monitoring, args, model_name: str, endpoints: dict[str, str]
 def _print(result) -> None:
     print(result)
     if not result.windows.empty:
-        shown = result.windows[["window", "rows", "judged", "alarm", "drifted", "roc_auc", "note"]]
+        shown = result.windows[["window", "rows", "judged", "alarm", "drifted", "roc_auc", "note"]].copy()
+        shown["drifted"] = shown["drifted"].map(_few)
         print(shown.to_string(index=False, na_rep=""))
-    if not result.actions.empty:
+    ours = result.actions[result.actions["window"].isin(result.windows.get("window", []))] \
+        if not result.actions.empty else result.actions
+    if not ours.empty:
         print("actions:")
-        for entry in result.actions.tail(8).itertuples(index=False):
+        for entry in ours.tail(8).itertuples(index=False):
             print(f"  {entry.time} {entry.window} {entry.step}: {entry.outcome}")
     sys.stdout.flush()
+
+
+def _few(columns: str, shown: int = 4) -> str:
+    """The first few drifted columns (the report has them all)."""
+    names = [c for c in columns.split(", ") if c]
+    return ", ".join(names[:shown]) + (f" … (+{len(names) - shown})" if len(names) > shown else "")
 
 
 def _without_every(argv: list[str]) -> list[str]:

@@ -59,7 +59,7 @@ def typed(frame: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
             frame[column] = values.astype(object).where(values.notna() & (values != ""), np.nan)
             continue
         numbers = pd.to_numeric(values.where(values != "", np.nan), errors="coerce")
-        if kind == "boolean" and values.dtype == object:
+        if kind == "boolean" and not pd.api.types.is_numeric_dtype(values):
             words = values.astype(str).str.strip().str.lower().map(BOOLEAN_WORDS)
             numbers = numbers.where(numbers.notna(), words)
         frame[column] = numbers.astype(float)
