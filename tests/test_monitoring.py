@@ -245,7 +245,7 @@ def test_metrics_are_prometheus_text_with_counts_latency_and_the_last_drift(capt
     model, path, reference_path, parts = churn
     import httpx
 
-    serve_traffic(server, model, parts, shift=1.0, rows=1000)
+    replay.record_outcomes(folder / "groundtruth", serve_traffic(server, model, parts, shift=1.0, rows=1000))
     httpx.post(f"{server.url}/endpoints/churn-production/invocations", content=b"x",
                headers={"content-type": "text/csv"})
     httpx.post(f"{server.url}/endpoints/made-up-{np.random.randint(1e9)}/invocations", content=b"1",
@@ -266,6 +266,14 @@ def test_metrics_are_prometheus_text_with_counts_latency_and_the_last_drift(capt
     assert detected.labels == {"endpoint": "churn-production"} and detected.value == 1.0
     distances = {s.labels["feature"]: s.value for s in families["rfmkit_feature_drift_distance"].samples}
     assert distances["Day_Mins"] > 0.5 > distances["Night_Mins"]
+    # the shipped Grafana dashboard asks only for series this endpoint serves
+    import re
+
+    dashboard = json.loads((PROJECT_ROOT / "docs" / "grafana" / "rfmkit-monitoring.json").read_text())
+    asked = {name for panel in dashboard["panels"] for target in panel["targets"]
+             for name in re.findall(r"rfmkit_[a-z_]+", target["expr"])}
+    served = {sample.name for family in families.values() for sample in family.samples}
+    assert len(asked) >= 7 and asked <= served, asked - served
 
 
 def test_the_monitor_command_finds_drift_planted_in_a_file_of_rows(tmp_path, churn):
