@@ -333,3 +333,24 @@ def test_the_reference_kinds_and_column_order_come_from_the_model(churn):
     assert reference.columns == model.columns  # CSV requests arrive in this order
     assert reference.judged_kinds()["churn_probability"] == "numeric"
     assert reference.kinds["State"] == "categorical"
+
+
+def test_two_files_and_no_model_judge_the_columns_they_share_leaving_out_ids_and_the_outcome(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 4000
+    rows = pd.DataFrame({"customerID": [f"C{i:06d}" for i in range(n)], "tenure": rng.integers(0, 72, n),
+                         "MonthlyCharges": rng.normal(65, 30, n).round(2),
+                         "Contract": rng.choice(["Month-to-month", "One year", "Two year"], n),
+                         "Churn": rng.choice(["Yes", "No"], n, p=[0.27, 0.73])})
+    rows.iloc[:2000].assign(extra=1.0).to_csv(tmp_path / "reference.csv", index=False)
+    current = rows.iloc[2000:].copy()
+    current.loc[current.index[1000:], "MonthlyCharges"] *= 1.2
+    current.to_csv(tmp_path / "current.csv", index=False)
+    done = subprocess.run([sys.executable, "-m", "rfmkit", "monitor", "--run-dir", str(tmp_path / "new-folder"),
+                           "--reference", str(tmp_path / "reference.csv"), "--current", str(tmp_path / "current.csv"),
+                           "--label-column", "Churn"], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "left out: extra" in done.stdout and "4 judged, 2 alarm(s)" in done.stdout
+    summary = json.loads((tmp_path / "new-folder" / "monitoring" / "reports" / "current-0003.json").read_text())
+    assert summary["drifted"] == ["MonthlyCharges"]
+    assert {c["column"] for c in summary["columns"]} == {"tenure", "MonthlyCharges", "Contract"}

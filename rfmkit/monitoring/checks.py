@@ -81,7 +81,9 @@ def load_reference(sources: Sources) -> Reference:
             f"{path}: no reference rows. Notebook 04 writes one beside each churn model; or give "
             f"any file of the model's training rows with --reference")
     metadata = model_metadata(sources.model_path())
-    return Reference.load(path, metadata.get("kinds"), metadata.get("columns"))
+    reference = Reference.load(path, metadata.get("kinds"), metadata.get("columns"))
+    # the outcome is not a feature (a reference file of training rows may well hold it)
+    return reference.without({sources.label_column}) if sources.label_column else reference
 
 
 def served_rows(sources: Sources, reference: Reference, endpoint: str) -> pd.DataFrame:
@@ -92,7 +94,7 @@ def served_rows(sources: Sources, reference: Reference, endpoint: str) -> pd.Dat
     if sources.current:
         rows = read_rows(sources.current)
         missing = [c for c in reference.kinds if c not in rows.columns]
-        if missing:
+        if missing and sources.model_path() is not None:
             raise DriftError(f"{sources.current}: no column(s) {missing}, which the model "
                              f"reads; the file has {list(rows.columns)}")
         if sources.label_column:
@@ -122,6 +124,14 @@ def check(sources: Sources, endpoint: str, settings: MonitorSettings | None = No
     it and (once per check) call `on_alarm(window, labelled rows, log)` — the retrainer."""
     settings = settings or MonitorSettings()
     reference = load_reference(sources)
+    if sources.current and sources.model_path() is None:  # two files, no model: what they share
+        shared = set(read_rows(sources.current).columns)
+        left_out = [c for c in reference.columns if c not in shared]
+        if left_out:
+            progress(f"not in {sources.current}, left out: {', '.join(left_out)}")
+            reference = reference.without(set(left_out))
+        if not reference.kinds:
+            raise DriftError(f"{sources.current} shares no column with {sources.reference_path()}")
     rows = served_rows(sources, reference, endpoint)
     label = Path(sources.current).stem if sources.current else endpoint
     folder = sources.run_dir / MONITORING_FOLDER

@@ -31,8 +31,10 @@ def run_monitor(args: argparse.Namespace, argv: list[str]) -> int:
     from rfmkit.serving.deploy import stage_endpoints
 
     if not args.run_dir.is_dir():
-        print(f"error: --run-dir {args.run_dir}: no such run folder", file=sys.stderr)
-        return 2
+        if not args.current:  # captured requests live in a run folder: it must be there
+            print(f"error: --run-dir {args.run_dir}: no such run folder", file=sys.stderr)
+            return 2
+        args.run_dir.mkdir(parents=True)  # a file of rows: the folder only receives the reports
     try:
         settings = settings_from(args)
     except (DriftError, ValueError) as exc:

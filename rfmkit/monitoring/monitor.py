@@ -84,6 +84,11 @@ class Reference:
     def columns(self) -> list[str]:
         return list(self.features.columns)
 
+    def without(self, columns: set[str]) -> Reference:
+        keep = [c for c in self.columns if c not in columns]
+        return Reference(self.features[keep], {c: self.kinds[c] for c in keep}, self.prediction,
+                         self.source)
+
     def frame(self) -> pd.DataFrame:
         frame = self.features.copy()
         if self.prediction is not None:
@@ -98,12 +103,23 @@ class Reference:
 
 
 def infer_kinds(frame: pd.DataFrame) -> dict[str, str]:
-    """numeric for number columns with more than two values, categorical otherwise."""
+    """For a reference without a model: numeric for number columns with more than two values,
+    categorical otherwise; identifiers (text with a distinct value for most rows, or a column named
+    like an id holding a distinct whole number per row) are left out: every new customer would
+    look like drift."""
+    from rfmkit.churn.datasets import ID_NAME, IDENTIFIER_SHARE
+
     kinds = {}
     for column in frame.columns:
         values = frame[column]
+        distinct = values.nunique(dropna=True)
         numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-        kinds[column] = NUMERIC if numeric and values.nunique(dropna=True) > 2 else "categorical"
+        if not numeric and distinct > IDENTIFIER_SHARE * len(values):
+            continue
+        if numeric and ID_NAME.search(str(column)) and distinct == values.notna().sum() and \
+                (values.dropna() % 1 == 0).all():
+            continue
+        kinds[column] = NUMERIC if numeric and distinct > 2 else "categorical"
     return kinds
 
 
