@@ -19,8 +19,10 @@ import pandas as pd
 import pytest
 from exported_run import contact_center_model
 
+from rfmkit.monitoring.metrics import ServingMetrics
 from rfmkit.segmentation.features import FeatureTransform
 from rfmkit.segmentation.model import KMeansSegmenter
+from rfmkit.serving.capture import CaptureWriter
 from rfmkit.serving.server import LocalEndpointServer
 
 KMEANS_COLUMNS = ["recency_days", "frequency", "monetary"]
@@ -44,7 +46,9 @@ def endpoint(tmp_path_factory):
     features = FeatureTransform(KMEANS_COLUMNS)
     kmeans = KMeansSegmenter(k=3, seed=1, features=features).fit(features.fit_transform(frame)).save(folder / "k")
     data, _, churn_path = contact_center_model(folder / "churn", threshold=0.4)
-    with LocalEndpointServer() as server:
+    # instrumented as the kit's backends start it: every answer captured, Prometheus metrics
+    with LocalEndpointServer(capture=CaptureWriter(folder / "capture"),
+                             metrics=ServingMetrics(folder / "monitoring")) as server:
         server.deploy("segments", kmeans)
         churn = server.deploy("churn", churn_path)
         server.churn_row = data.features[churn.columns].head(1)
@@ -182,6 +186,15 @@ def test_every_client_mistake_gets_a_4xx_with_valid_json_and_the_server_keeps_se
     assert not problems, "\n".join(problems)
     status, answer, _ = post(endpoint.url + "/endpoints/segments/invocations", b"30,1,120.5", SEGMENTS_CSV)
     assert status == 200 and strict_json(answer.decode())["predictions"][0]["closest_cluster"] in (0, 1, 2)
+    # the instrumentation counted every mistake as a 4xx, and only under known endpoint names
+    from prometheus_client.parser import text_string_to_metric_families
+
+    status, answer, _ = post(endpoint.url + "/metrics", b"", {}, "GET")
+    samples = [s for f in text_string_to_metric_families(answer.decode()) for s in f.samples
+               if s.name == "rfmkit_requests_total"]
+    assert status == 200 and samples
+    assert {s.labels["endpoint"] for s in samples} <= {"segments", "churn", "unknown"}
+    assert not [s for s in samples if s.labels["status"].startswith("5")]
 
 
 def test_domain_errors_name_row_and_column(endpoint):
