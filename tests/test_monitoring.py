@@ -77,10 +77,11 @@ def test_every_answered_invocation_is_captured_in_sagemakers_documented_format(c
         runtime.invoke_endpoint(EndpointName="churn-production", ContentType="text/csv", Body=b"1,2")
     files = list((folder / "capture" / "churn-production" / "AllTraffic").rglob("*.jsonl"))
     assert len(files) == 1
-    assert files[0].relative_to(folder / "capture").parts[2:6] == tuple(
-        datetime.now(UTC).strftime("%Y/%m/%d/%H").split("/"))  # yyyy/mm/dd/hh as SageMaker lays it out
     [line] = files[0].read_text().splitlines()
     record = parse_documented(line)
+    served_at = datetime.strptime(record["eventMetadata"]["inferenceTime"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert files[0].relative_to(folder / "capture").parts[2:6] == tuple(
+        served_at.strftime("%Y/%m/%d/%H").split("/"))  # yyyy/mm/dd/hh of the request, as SageMaker lays it out
     assert record["captureData"]["endpointInput"]["data"] == body.decode()
     assert record["captureData"]["endpointInput"]["encoding"] == "CSV"
     assert json.loads(record["captureData"]["endpointOutput"]["data"])["predictions"][0]["churn_probability"] >= 0
