@@ -10,6 +10,7 @@ import pytest
 from botocore.stub import Stubber
 from botocore.validate import ParamValidator
 from sagemaker_stubs import ARN, NOW, REGION, ROLE, capture, offline_aws
+from test_sagemaker_serving import ENDPOINT, endpoint, stub_new_config
 
 from rfmkit.monitoring.aws import AwsMonitoring, scheduler_rate
 from rfmkit.serving import sagemaker_deploy as sd
@@ -19,16 +20,6 @@ from rfmkit.streaming.service import AwsStream
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 
-def stub_new_config(stub):
-    stub.add_response("create_model", {"ModelArn": f"{ARN}:model/m"})
-    stub.add_response("describe_model", {"ModelName": "m", "ModelArn": f"{ARN}:model/m", "CreationTime": NOW,
-                                         "PrimaryContainer": {"Image": "image"}})
-    stub.add_response("create_endpoint_config", {"EndpointConfigArn": f"{ARN}:endpoint-config/m"})
-    stub.add_response("describe_endpoint_config", {
-        "EndpointConfigName": "m", "EndpointConfigArn": f"{ARN}:endpoint-config/m", "CreationTime": NOW,
-        "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "m"}]})
-
-
 @pytest.mark.parametrize(("percent", "sampled"), [(100, 100), (0.4, 1), (35, 35)])
 def test_endpoint_configs_capture_requests_and_responses_to_s3(monkeypatch, tmp_path, percent, sampled):
     with offline_aws(monkeypatch, tmp_path) as (cfg, sagemaker, session):
@@ -36,14 +27,12 @@ def test_endpoint_configs_capture_requests_and_responses_to_s3(monkeypatch, tmp_
                                       capture_uri="s3://bucket/rfmkit/capture/run")
         configs = capture(sagemaker, "CreateEndpointConfig")
         with Stubber(sagemaker) as stub:
-            stub_new_config(stub)
+            stub_new_config(stub)  # the same requests as notebook 06's deployment test, with capture
             stub.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint")
-            stub.add_response("create_endpoint", {"EndpointArn": f"{ARN}:endpoint/e"})
-            for status in ("Creating", "InService", "InService"):
-                stub.add_response("describe_endpoint", {
-                    "EndpointName": "e", "EndpointArn": f"{ARN}:endpoint/e", "EndpointConfigName": "m",
-                    "EndpointStatus": status, "CreationTime": NOW, "LastModifiedTime": NOW})
-            serving.deploy("e", "s3://bucket/model.tar.gz")
+            stub.add_response("create_endpoint", {"EndpointArn": f"{ARN}:endpoint/{ENDPOINT}"})
+            for status in ("Creating", "Creating", "InService"):
+                stub.add_response("describe_endpoint", endpoint(status, "m"))
+            serving.deploy(ENDPOINT, "s3://bucket/model.tar.gz")
     assert configs[0]["DataCaptureConfig"] == {
         "EnableCapture": True, "InitialSamplingPercentage": sampled,
         "DestinationS3Uri": "s3://bucket/rfmkit/capture/run",
