@@ -355,3 +355,24 @@ def test_two_files_and_no_model_judge_the_columns_they_share_leaving_out_ids_and
     summary = json.loads((tmp_path / "new-folder" / "monitoring" / "reports" / "current-0003.json").read_text())
     assert summary["drifted"] == ["MonthlyCharges"]
     assert {c["column"] for c in summary["columns"]} == {"tenure", "MonthlyCharges", "Contract"}
+
+
+def test_the_reports_render_offline_in_chromium(capturing_server, churn, tmp_path):
+    """The index and a drifted window's page, opened from disk in Debian's chromium with no network:
+    plotly (loaded from the reports folder) draws every chart, the verdict and the table are there."""
+    from test_dashboard import CHROMIUM, chromium, console_errors
+
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does it as root)")
+    server, folder = capturing_server
+    model, path, reference_path, parts = churn
+    serve_traffic(server, model, parts, shift=1.0, rows=1000)
+    result = check(Sources(folder, reference=str(reference_path), model=str(path)), "churn-production",
+                   MonitorSettings(window_rows=500))
+    drifted = result.index.parent / f"{result.windows['window'].iloc[1]}.html"
+    page = chromium(drifted.as_uri(), tmp_path, "--dump-dom")
+    assert 'id="verdict">alarm<' in page.stdout and "Day_Mins" in page.stdout, page.stderr[-2000:]
+    assert page.stdout.count('class="main-svg"') >= 6 and not console_errors(page.stderr)
+    index = chromium(result.index.as_uri(), tmp_path, "--dump-dom")
+    assert index.stdout.count('<a href="churn-production-') == 2 and 'class="main-svg"' in index.stdout
+    assert not console_errors(index.stderr)
