@@ -376,3 +376,32 @@ def test_the_reports_render_offline_in_chromium(capturing_server, churn, tmp_pat
     index = chromium(result.index.as_uri(), tmp_path, "--dump-dom")
     assert index.stdout.count('<a href="churn-production-') == 2 and 'class="main-svg"' in index.stdout
     assert not console_errors(index.stderr)
+
+
+def test_a_candidate_is_staged_on_a_server_running_in_another_process_through_its_admin_api(tmp_path, churn):
+    """`rfmkit monitor --retrain` runs apart from the notebook that serves: it finds the server's
+    record in the run folder and puts the candidate on staging with the record's admin token."""
+    import secrets
+
+    from rfmkit.churn.registry import Registered
+    from rfmkit.monitoring.local import LocalMonitoring
+    from rfmkit.serving.operations import record_server
+
+    _, path, _, _ = churn
+
+    class Registry:  # the registry's one call the stager makes
+        name = "rfmkit-churn-contact_center"
+
+        def download(self, version, folder):
+            return path
+
+    with LocalEndpointServer(admin_token=secrets.token_urlsafe(16)) as server:
+        record_server(tmp_path, server)
+        stage = LocalMonitoring(tmp_path).stager(Registry(), "churn-staging")
+        said = stage(Registered("rfmkit-churn-contact_center", "7", 0.9, True))
+        assert "serves version 7" in said and server.endpoints.get("churn-staging").kind == "churn"
+        import httpx
+
+        refused = httpx.put(f"{server.url}/endpoints/churn-staging", json={"model": str(path)})
+        assert refused.status_code == 403  # without the token
+    assert LocalMonitoring(tmp_path / "elsewhere").stager(Registry(), "churn-staging") is None

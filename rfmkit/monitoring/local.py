@@ -102,6 +102,8 @@ def cron_expression(every: str) -> str:
 
 
 def _running_server(run_dir: Path) -> dict | None:
+    import urllib.error
+
     from rfmkit.serving.operations import SERVER_RECORDS
 
     for path in sorted(run_dir.glob(SERVER_RECORDS)):
@@ -109,6 +111,8 @@ def _running_server(run_dir: Path) -> dict | None:
             record = json.loads(path.read_text())
             with urllib.request.urlopen(f"{record['url']}/ping", timeout=2):  # noqa: S310 - loopback
                 return record
+        except urllib.error.HTTPError:  # it answered (503: nothing served yet): it runs
+            return record
         except (OSError, ValueError, KeyError):
             continue
     return None
