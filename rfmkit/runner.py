@@ -76,8 +76,9 @@ def select(notebooks: list[Path], only: list[str] | None = None,
     notebooks (99_cleanup) are left out unless named, so a batch never deletes what it built."""
     def matches(path: Path, token: str) -> bool:
         token = token.strip().removesuffix(".ipynb")
-        return path.stem == token or path.stem.split("_", 1)[0] == token.zfill(2) \
-            or path.stem.startswith(token)
+        if token.isdigit():  # a number names one notebook: 1 is 01, never 10
+            return path.stem.split("_", 1)[0] == token.zfill(2)
+        return path.stem == token or path.stem.startswith(token)
 
     chosen = notebooks
     if start_from:
