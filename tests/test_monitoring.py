@@ -405,3 +405,24 @@ def test_a_candidate_is_staged_on_a_server_running_in_another_process_through_it
         refused = httpx.put(f"{server.url}/endpoints/churn-staging", json={"model": str(path)})
         assert refused.status_code == 403  # without the token
     assert LocalMonitoring(tmp_path / "elsewhere").stager(Registry(), "churn-staging") is None
+
+
+def test_every_checks_then_waits_and_ctrl_c_stops_it_cleanly(tmp_path, churn):
+    import signal
+    import time
+
+    _, path, reference_path, parts = churn
+    parts.x_test.to_csv(tmp_path / "rows.csv", index=False)
+    process = subprocess.Popen([sys.executable, "-m", "rfmkit", "monitor", "--run-dir", str(tmp_path),
+                                "--reference", str(reference_path), "--model", str(path),
+                                "--current", str(tmp_path / "rows.csv"), "--every", "3h"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_ROOT)
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if "judged" in line and "alarm(s)" in line:
+            break
+    time.sleep(0.5)  # into the wait for the next check
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 0
+    assert any("0 */3 * * *" in line for line in seen)  # the equivalent cron line

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
 
 from rfmkit.monitoring.drift import DriftError, DriftSettings
@@ -58,17 +57,24 @@ def run_monitor(args: argparse.Namespace, argv: list[str]) -> int:
             print(f"error: --{exc}", file=sys.stderr)
             return 2
         print(monitoring.schedule_hint(args.every, _without_every(argv)))
-    while True:
-        try:
-            result = check(sources, endpoint, settings, on_alarm=retrain)
-        except (DriftError, CaptureError, FileNotFoundError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        _print(result)
-        if not args.every:
-            return ALARM_EXIT if args.fail_on_alarm and result.alarms else 0
-        if _sleep(parse_period(args.every).total_seconds()):
-            return 0
+    try:
+        while True:
+            try:
+                result = check(sources, endpoint, settings, on_alarm=retrain)
+            except (DriftError, CaptureError, FileNotFoundError, ValueError) as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            except KeyboardInterrupt:  # Ctrl-C in the middle of a check: the next one redoes it
+                print("stopped during a check", file=sys.stderr)
+                return 130
+            _print(result)
+            if not args.every:
+                return ALARM_EXIT if args.fail_on_alarm and result.alarms else 0
+            # Until the next check. A SIGTERM (systemd, docker stop) ends the process here at once:
+            # checks are idempotent, so the next start picks up where this one stopped.
+            time.sleep(parse_period(args.every).total_seconds())
+    except KeyboardInterrupt:  # Ctrl-C between checks: a clean stop
+        return 0
 
 
 def _retrainer(kit, monitoring, args, model_name: str, endpoints: dict[str, str]):
@@ -111,19 +117,3 @@ def _without_every(argv: list[str]) -> list[str]:
         if not item.startswith("--every="):
             out.append(item)
     return out
-
-
-def _sleep(seconds: float) -> bool:
-    """Wait for the next check; True when stopped (Ctrl-C or SIGTERM) meanwhile."""
-    import signal
-
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        deadline = time.monotonic() + seconds
-        while not stop.wait(min(60.0, max(0.0, deadline - time.monotonic()))):
-            if time.monotonic() >= deadline:
-                return False
-    except KeyboardInterrupt:
-        return True
-    return True
