@@ -416,7 +416,10 @@ def test_every_checks_then_waits_and_ctrl_c_stops_it_cleanly(tmp_path, churn):
     process = subprocess.Popen([sys.executable, "-m", "rfmkit", "monitor", "--run-dir", str(tmp_path),
                                 "--reference", str(reference_path), "--model", str(path),
                                 "--current", str(tmp_path / "rows.csv"), "--every", "3h"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_ROOT)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_ROOT,
+                               # as from a terminal: a suite started in the background (CI) passes
+                               # SIGINT on ignored, and Python then installs no Ctrl-C handler
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in process.stdout:
         seen.append(line)
