@@ -6,20 +6,17 @@ import argparse
 import sys
 import time
 
-from rfmkit.monitoring.drift import DriftError, DriftSettings
-from rfmkit.monitoring.monitor import MonitorSettings, parse_period
-from rfmkit.monitoring.quality import QualitySettings
+from rfmkit.monitoring.drift import DriftError
+from rfmkit.monitoring.monitor import MonitorSettings, parse_period, settings
 
 ALARM_EXIT = 3
 
 
 def settings_from(args: argparse.Namespace) -> MonitorSettings:
-    return MonitorSettings(
-        window_rows=args.window_rows, window=args.window,
-        drift=DriftSettings(alpha=args.alpha, numeric_distance=args.numeric_distance,
-                            categorical_distance=args.categorical_distance,
-                            min_rows=args.min_rows),
-        quality=QualitySettings(min_labelled=args.min_labelled, min_auc=args.min_auc))
+    return settings(window_rows=args.window_rows, window=args.window, min_rows=args.min_rows,
+                    alpha=args.alpha, numeric_distance=args.numeric_distance,
+                    categorical_distance=args.categorical_distance,
+                    min_labelled=args.min_labelled, min_auc=args.min_auc)
 
 
 def run_monitor(args: argparse.Namespace, argv: list[str]) -> int:

@@ -44,6 +44,17 @@ class MonitorSettings:
         return parse_period(self.window, "window") if self.window else None
 
 
+def settings(*, window_rows: int = 500, window: str = "", min_rows: int = 200, alpha: float = 0.001,
+             numeric_distance: float = 0.1, categorical_distance: float = 0.1,
+             min_labelled: int = 100, min_auc: float = 0.7) -> MonitorSettings:
+    """Every setting of a check by name, as the command and notebook 10 take them."""
+    return MonitorSettings(
+        window_rows=window_rows, window=window,
+        drift=DriftSettings(alpha=alpha, numeric_distance=numeric_distance,
+                            categorical_distance=categorical_distance, min_rows=min_rows),
+        quality=quality.QualitySettings(min_labelled=min_labelled, min_auc=min_auc))
+
+
 def parse_period(text: str, name: str = "every") -> pd.Timedelta:
     """'3h', '30min', '1d' as a Timedelta; the error names the parameter."""
     import re
