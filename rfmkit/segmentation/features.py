@@ -68,7 +68,13 @@ class FeatureTransform(TransformerMixin, BaseEstimator):
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         if getattr(self, "mean_", None) is None:
             raise FeatureError("FeatureTransform is not fitted: call fit() first")
-        return (self._log(self._numeric(frame)) - self.mean_) / self.scale_
+        return self.transform_values(self._numeric(frame))
+
+    def transform_values(self, values: np.ndarray) -> np.ndarray:
+        """transform() on a float array already in `columns` order and checked to be finite."""
+        if getattr(self, "mean_", None) is None:
+            raise FeatureError("FeatureTransform is not fitted: call fit() first")
+        return (self._log(values) - self.mean_) / self.scale_
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         return np.asarray(list(self.columns), dtype=object)

@@ -80,6 +80,12 @@ class KMeansSegmenter(ClusterMixin, BaseEstimator):
         cluster, distance = nearest(standardised, self._centroids())
         return pd.DataFrame({"closest_cluster": cluster, "distance_to_cluster": distance})
 
+    def predict_values(self, values: np.ndarray) -> dict[str, np.ndarray]:
+        """The SageMaker KMeans contract from raw values already checked to be finite numbers in
+        the model's column order (the endpoint's path: no DataFrame in or out)."""
+        cluster, distance = nearest(self.features.transform_values(values), self._centroids())
+        return {"closest_cluster": cluster, "distance_to_cluster": distance}
+
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Raw rfm columns in, SageMaker KMeans contract out (what the endpoint serves)."""
         if self.features is None:

@@ -62,13 +62,24 @@ class ServedModel:
         if self.kind == "kmeans":
             return self.model.predict_frame(frame)
         if self.rows is not None and len(frame) <= MAX_ROWS:
-            return self.label(self.rows.predict_proba(frame)[:, 1])
-        return self.label(self.model.predict_proba(frame)[:, 1])
+            return pd.DataFrame(self.label(self.rows.predict_proba(frame)[:, 1]))
+        return pd.DataFrame(self.label(self.model.predict_proba(frame)[:, 1]))
 
-    def label(self, probability: np.ndarray) -> pd.DataFrame:
+    def predict_columns(self, columns: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
+        """The answer from checked input columns (to_columns), as one array per output column:
+        small requests build no DataFrame at all (about 0.3 ms of a 1 ms single-row answer)."""
+        from rfmkit.churn.row_predictor import MAX_ROWS
+
+        if self.kind == "kmeans":
+            return self.model.predict_values(np.column_stack([columns[c] for c in self.columns]))
+        if self.rows is not None and rows <= MAX_ROWS:
+            return self.label(self.rows.predict_columns(columns)[:, 1])
+        return dict(self.predict(pd.DataFrame(columns, columns=self.columns)).items())
+
+    def label(self, probability: np.ndarray) -> dict[str, np.ndarray]:
         """Churn output: the probability and the label at the model's cost-optimal threshold."""
         label = (probability >= float(self.metadata.get("threshold", 0.5))).astype(int)
-        return pd.DataFrame({"churn_probability": probability, "churn_label": label})
+        return {"churn_probability": probability, "churn_label": label}
 
 
 # -- the contract ---------------------------------------------------------------------------------
@@ -120,26 +131,27 @@ def predict_fn(rows: list, model: ServedModel) -> pd.DataFrame:
     """Check every value against the model's domain (400 naming row and column), then predict.
 
     An answer that is not a finite number is refused too: JSON has no NaN or Infinity."""
-    from rfmkit.churn.row_predictor import MAX_ROWS
+    return pd.DataFrame(predict_columns(rows, model))
 
-    columns = to_columns(rows, model)
-    if model.rows is not None and len(rows) <= MAX_ROWS:  # small churn requests: no DataFrame
-        prediction = model.label(model.rows.predict_columns(columns)[:, 1])
-    else:
-        prediction = model.predict(pd.DataFrame(columns, columns=model.columns))
+
+def predict_columns(rows: list, model: ServedModel) -> dict[str, np.ndarray]:
+    """predict_fn's answer as one array per output column (the endpoint's path: output_fn takes
+    either form)."""
+    prediction = model.predict_columns(to_columns(rows, model), len(rows))
     _check_finite_output(prediction)
     return prediction
 
 
-def output_fn(prediction: pd.DataFrame, accept: str | None) -> tuple[str, str]:
-    """(body, content type) in the shape SageMaker's containers return."""
+def output_fn(prediction: pd.DataFrame | dict[str, np.ndarray], accept: str | None) -> tuple[str, str]:
+    """(body, content type) in the shape SageMaker's containers return, from predict_fn's frame
+    or predict_columns' arrays."""
     media = (accept or JSON).split(";")[0].strip().lower()
     if media in ("*/*", ""):
         media = JSON
     # Column lists through tolist() give plain Python numbers; DataFrame.to_dict("records") costs
     # about 0.3 ms even for one row, a tenth of a whole single-row request.
-    names = [str(c) for c in prediction.columns]
-    columns = [prediction[c].to_numpy().tolist() for c in prediction.columns]
+    names = [str(c) for c in prediction]
+    columns = [np.asarray(prediction[c]).tolist() for c in prediction]
     records = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
     if media == JSON:  # allow_nan=False: a non-finite number is a bug, never invalid JSON on the wire
         return json.dumps({"predictions": records}, allow_nan=False), JSON
@@ -221,9 +233,8 @@ def _check_text(values: np.ndarray, column: str) -> None:
                                  f"{type(value).__name__}")
 
 
-def _check_finite_output(prediction: pd.DataFrame) -> None:
-    for name in prediction.columns:
-        column = prediction[name].to_numpy()
+def _check_finite_output(prediction: dict[str, np.ndarray]) -> None:
+    for name, column in prediction.items():
         if column.dtype.kind == "f" and not np.isfinite(column).all():
             row = int(np.flatnonzero(~np.isfinite(column))[0]) + 1
             raise InferenceError(f"row {row}: the model has no finite {name} for these values; "

@@ -32,7 +32,7 @@ from rfmkit.serving.inference import (
     input_fn,
     model_fn,
     output_fn,
-    predict_fn,
+    predict_columns,
 )
 
 DEFAULT_HOST = "127.0.0.1"
@@ -128,7 +128,7 @@ def create_app(endpoints: Endpoints, admin_token: str | None = None, *, capture=
             return error(400, "ValidationError", f"could not read the request: {exc}"), "", 0, b""
         name = str(model.metadata.get("name") or model.kind)
         try:
-            prediction = predict_fn(rows, model)
+            prediction = predict_columns(rows, model)
             text, media = output_fn(prediction, request.headers.get("accept"))
         except InferenceError as exc:
             return error(exc.status, "ValidationError", str(exc)), name, 0, body

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from rfmkit.serving.inference import InferenceError, ServedModel, output_fn, predict_fn
+from rfmkit.serving.inference import InferenceError, ServedModel, output_fn, predict_columns
 
 
 def parse(payload: bytes) -> dict:
@@ -53,7 +53,7 @@ def score(payloads: list[bytes], model: ServedModel) -> list[dict]:
 
 
 def _predict(records: list[dict], model: ServedModel) -> list[dict]:
-    prediction = predict_fn([r["features"] for r in records], model)
+    prediction = predict_columns([r["features"] for r in records], model)
     text, _ = output_fn(prediction, "application/json")
     name = str(model.metadata.get("name") or model.kind)
     return [{**p, "model": name} for p in json.loads(text)["predictions"]]
