@@ -1,7 +1,7 @@
 """Run the benchmarks and rewrite docs/PERFORMANCE.md's generated sections.
 
     python -m bench                      full mode: the documented figures (about an hour, half of
-                                         it the 100M RFM case, which needs about 45 GB of free disk)
+                                         it the 100M RFM case, which needs about 60 GB of free disk)
     python -m bench --quick              small sizes, a few minutes; writes runs/bench/PERFORMANCE-quick.md
     python -m bench --suite rfm,serving  some suites only (load, rfm, kmeans, churn, clv, serving,
                                          contact_center, workshop)

@@ -136,3 +136,38 @@ def test_cli_serve_starts_answers_and_stops_on_sigterm(server, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "rfmkit", "serve", "--model", f"x={tmp_path}"],
                          cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "neither a k-means" in bad.stderr
+
+
+class OpenMPProbe:
+    """A churn 'model' that records how many OpenMP threads it may use where it runs."""
+
+    def __init__(self):
+        self.seen = []
+
+    def predict_proba(self, frame):
+        from threadpoolctl import threadpool_info
+
+        self.seen += [p["num_threads"] for p in threadpool_info() if p["internal_api"] == "openmp"]
+        return np.column_stack([np.full(len(frame), 0.8), np.full(len(frame), 0.2)])
+
+
+def test_requests_compute_with_one_openmp_thread_and_leave_the_callers_setting(server):
+    """An OpenMP team left behind by the server thread made the notebook's own training 5× slower."""
+    from threadpoolctl import threadpool_info
+
+    from rfmkit.serving.inference import ServedModel
+
+    before = [p["num_threads"] for p in threadpool_info() if p["internal_api"] == "openmp"]
+    if not before:
+        pytest.skip("no OpenMP runtime loaded in this process")
+    probe = OpenMPProbe()
+    server.deploy("probe", ServedModel("churn", ["a", "b"], probe, {"kinds": {}, "threshold": 0.5}))
+    try:
+        request = urllib.request.Request(f"{server.url}/endpoints/probe/invocations", data=b"1,2\n3,4\n",
+                                         headers={"Content-Type": "text/csv"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["predictions"][0]["churn_probability"] == 0.2
+    finally:
+        server.endpoints.remove("probe")
+    assert probe.seen and set(probe.seen) == {1}
+    assert [p["num_threads"] for p in threadpool_info() if p["internal_api"] == "openmp"] == before

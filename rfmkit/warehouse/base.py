@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from rfmkit.warehouse.loading import (
     check_header,
     check_mode,
     check_parquet_columns,
+    count_files,
     failed_attempt,
     file_sha256,
     is_parquet,
@@ -61,8 +63,9 @@ class LoadPlan:
     files: list[Path]
     names: list[str]
     remote: bool = False
-    digests: dict[str, str] = field(default_factory=dict)  # name -> SHA-256 of the content
+    digests: dict[str, str] = field(default_factory=dict)  # name -> SHA-256 (append mode only)
     sizes: dict[str, int] = field(default_factory=dict)    # name -> bytes
+    rows_before: int | None = None  # the target's rows before a load that empties it in place
 
     def keep(self, names: set[str]) -> None:
         """Load only these files (append mode drops the ones already loaded)."""
@@ -150,9 +153,9 @@ class Warehouse(ABC):
         report = LoadReport(load_id=new_load_id(), table=command.table, files=list(plan.names),
                             mode=mode, message=prefix_note(command.source, plan.files)
                             if not plan.remote else "")
-        plan.digests = {n: file_sha256(p) for p, n in zip(plan.files, plan.names, strict=True)}
         plan.sizes = {n: p.stat().st_size for p, n in zip(plan.files, plan.names, strict=True)}
-        if mode == "append":
+        if mode == "append":  # only append compares content; other modes skip a pass over the files
+            plan.digests = {n: file_sha256(p) for p, n in zip(plan.files, plan.names, strict=True)}
             done = self._loaded_digests(command.table)
             plan.keep({n for n in plan.names if plan.digests[n] not in done})
             if not plan.files:
@@ -161,19 +164,26 @@ class Warehouse(ABC):
                 self._record(report, started, plan)
                 return report
         stage, in_transaction = None, False
+        # count: from the files, independently of the engine, while the engine reads them
+        counting = ThreadPoolExecutor(1, thread_name_prefix="rfmkit-count")
+        counts = counting.submit(count_files, plan.files, command.ignore_header, plan.parquet)
         try:
-            stage = self._stage(plan, report)  # sets rows_loaded and rejects
+            # sets rows_loaded and rejects; in place = in the target, inside an open transaction
+            in_transaction = self._load_in_place(plan, report, mode, counts)
+            if not in_transaction:
+                stage = self._stage(plan, report)
             report.rows_rejected = len(report.rejects)
             account(report, plan.files, command.ignore_header, command.delimiter,
-                    parquet=plan.parquet)  # count: from the files, independently of the engine
+                    parquet=plan.parquet, counts=counts.result())
             _report_under_names(report, plan)
-            self._verify(report, command, mode, allow_empty)
-            self._begin()
-            in_transaction = True
-            inserted = self._apply(stage, plan, mode, key)
-            if inserted is not None and inserted != report.rows_loaded:
-                raise LoadError(f"{command.table}: {report.rows_loaded} rows staged but {inserted} "
-                                f"inserted; the load was rolled back", report)
+            self._verify(report, command, mode, allow_empty, plan.rows_before)
+            if not in_transaction:
+                self._begin()
+                in_transaction = True
+                inserted = self._apply(stage, plan, mode, key)
+                if inserted is not None and inserted != report.rows_loaded:
+                    raise LoadError(f"{command.table}: {report.rows_loaded} rows staged but "
+                                    f"{inserted} inserted; the load was rolled back", report)
             report.status = "loaded"
             report.seconds = time.perf_counter() - t0
             self._record(report, started, plan)
@@ -191,6 +201,7 @@ class Warehouse(ABC):
                 raise
             raise LoadError(f"load of {command.table} failed: {exc}", report) from exc
         finally:
+            counting.shutdown(wait=True)
             if stage is not None:
                 self._drop_stage(stage)
         return report
@@ -233,8 +244,8 @@ class Warehouse(ABC):
 
         return storage_for(source).fetch_prefix(source)
 
-    def _verify(self, report: LoadReport, command: CopyCommand, mode: str, allow_empty: bool
-                ) -> None:
+    def _verify(self, report: LoadReport, command: CopyCommand, mode: str, allow_empty: bool,
+                rows_before: int | None = None) -> None:
         if not report.balanced:
             raise LoadError(f"row accounting does not balance for {command.table}: read "
                             f"{report.rows_read}, loaded {report.rows_loaded}, rejected "
@@ -242,7 +253,8 @@ class Warehouse(ABC):
         if report.rows_rejected > command.max_errors:
             raise MaxErrorsExceeded(max_errors_message(report, command.max_errors), report)
         if mode == "replace" and report.rows_loaded == 0 and not allow_empty:
-            refuse_empty_replace(report, self.row_count(command.table))
+            refuse_empty_replace(report, self.row_count(command.table) if rows_before is None
+                                 else rows_before)
 
     def _loaded_digests(self, table: str) -> set[str]:
         found = self.query("SELECT file_sha256 FROM load_audit WHERE table_name = :t "
@@ -286,6 +298,14 @@ class Warehouse(ABC):
     def _stage(self, plan: LoadPlan, report: LoadReport) -> str:
         """Put the files' valid rows into a new stage table; set report.rows_loaded and
         report.rejects (file_name = the local file). Returns the stage's name."""
+
+    def _load_in_place(self, plan: LoadPlan, report: LoadReport, mode: str,
+                       counts: Future[dict[str, tuple[int, int]]]) -> bool:
+        """Optionally load straight into the target inside an open transaction (what _stage +
+        _apply do in two copies), setting report.rows_loaded and report.rejects, and
+        plan.rows_before where the target was emptied. `counts`: the files' record counts, being
+        made. Returns False to use _stage and _apply."""
+        return False
 
     @abstractmethod
     def _apply(self, stage: str, plan: LoadPlan, mode: str, key: tuple[str, ...]) -> int | None:

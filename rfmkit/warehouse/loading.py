@@ -237,18 +237,24 @@ def count_records_quoted(path: Path, header_lines: int, delimiter: str = ","
     return records, blank
 
 
+def count_files(files: list[Path], header_lines: int, parquet: bool = False
+                ) -> dict[str, tuple[int, int]]:
+    """(records, blank lines) per file: Parquet from its footer, CSV by counting line ends."""
+    if parquet:
+        return {str(p): (parquet_rows(p), 0) for p in files}
+    return {str(p): count_records(p, header_lines) for p in files}
+
+
 def account(report: LoadReport, files: list[Path], header_lines: int, delimiter: str = ",",
-            *, parquet: bool = False) -> None:
+            *, parquet: bool = False, counts: dict[str, tuple[int, int]] | None = None) -> None:
     """Fill the report's read counts from the files themselves, independently of the database.
 
     Line ends are counted first (fast); if that does not balance with loaded + rejected, quoted line
     breaks are the likely reason, so records are counted exactly with a CSV parser. Parquet files
     state their row count in their footer.
     """
-    if parquet:
-        counts = {str(p): (parquet_rows(p), 0) for p in files}
-    else:
-        counts = {str(p): count_records(p, header_lines) for p in files}
+    if counts is None:
+        counts = count_files(files, header_lines, parquet)
     if sum(c[0] for c in counts.values()) != report.rows_loaded + report.rows_rejected:
         counts = {str(p): count_records_quoted(p, header_lines, delimiter) for p in files}
     report.file_counts = counts
