@@ -80,54 +80,58 @@ def main(argv: list[str] | None = None) -> int:
         from bench.report import use_report
 
         use_report(out)
-    started = time.perf_counter()
+    started, results = time.perf_counter(), {}
     for suite in args.suites:
         print(f"== {suite} ==", flush=True)
         t0 = time.perf_counter()
-        run_suite(suite, args)
+        results[suite] = run_suite(suite, args)
         print(f"== {suite} done in {time.perf_counter() - t0:.0f} s ==", flush=True)
+    from bench import targets
     from bench.report import REPORT
+
+    targets.write(results, [p for p in args.workshop_params.split(",") if p])
 
     print(f"all suites done in {time.perf_counter() - started:.0f} s; report: {REPORT}")
     return 0
 
 
-def run_suite(suite: str, args: argparse.Namespace) -> None:
+def run_suite(suite: str, args: argparse.Namespace):
+    """Run one suite; returns its results (the targets block reads rfm, serving and workshop)."""
     if suite == "load":
         from bench import load_bench
 
-        load_bench.run(args.load_rows, repeat=args.repeat, generator_rows=min(args.load_rows, 1_000_000))
+        return load_bench.run(args.load_rows, repeat=args.repeat, generator_rows=min(args.load_rows, 1_000_000))
     elif suite == "rfm":
         from bench import rfm_bench
 
-        rfm_bench.run(sizes(args.rfm_rows), repeat=args.repeat, pandas_max_rows=args.pandas_max_rows,
+        return rfm_bench.run(sizes(args.rfm_rows), repeat=args.repeat, pandas_max_rows=args.pandas_max_rows,
                       report_sizes=[] if args.quick else DOCUMENTED_RFM_SIZES)
     elif suite == "kmeans":
         from bench import kmeans_bench
 
-        kmeans_bench.run(sizes(args.kmeans_customers), repeat=args.repeat)
+        return kmeans_bench.run(sizes(args.kmeans_customers), repeat=args.repeat)
     elif suite == "churn":
         from bench import churn_bench
 
-        churn_bench.run(args.churn_rows, repeat=args.repeat)
+        return churn_bench.run(args.churn_rows, repeat=args.repeat)
     elif suite == "clv":
         from bench import clv_bench
 
-        clv_bench.run(sizes(args.clv_customers), repeat=args.repeat)
+        return clv_bench.run(sizes(args.clv_customers), repeat=args.repeat)
     elif suite == "serving":
         from bench import serving_bench
 
-        serving_bench.run(rate=args.serving_rate, seconds=args.serving_seconds,
+        return serving_bench.run(rate=args.serving_rate, seconds=args.serving_seconds,
                           batch_sizes=tuple(sizes(args.batch_customers)), repeat=args.repeat)
     elif suite == "contact_center":
         from bench import contact_center_bench
 
-        contact_center_bench.run(calls=args.cc_calls, events_per_call=args.cc_events_per_call,
+        return contact_center_bench.run(calls=args.cc_calls, events_per_call=args.cc_events_per_call,
                                  rate=args.cc_rate)
     elif suite == "workshop":
         from bench import workshop_bench
 
-        workshop_bench.run(repeat=args.repeat,
+        return workshop_bench.run(repeat=args.repeat,
                            parameters=[p for p in args.workshop_params.split(",") if p])
 
 

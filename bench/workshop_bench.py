@@ -81,7 +81,7 @@ def write_report(runs: list[dict], parameters: list[str]) -> None:
     verdict = "met" if overhead < TARGET_OVERHEAD else "missed"
     data = " ".join(f"`-p {p}`" for p in parameters) or "default parameters (generated data, scale 1)"
     lines = [f"Measured {date.today()} on {machine('papermill', 'ipykernel')}. `python -m rfmkit run` with "
-             f"{data}, notebooks 00–08; medians of {len(runs)} runs, each in a fresh run folder.", "",
+             f"{data}, every notebook of the workshop; medians of {len(runs)} runs, each in a fresh run folder.", "",
              "| part | seconds | share of total |", "|---|---:|---:|"]
     for key, label in (("kernels", "kernel start-up (one kernel per notebook)"),
                        ("papermill", "papermill overhead (parameters, notebook I/O, gaps, shutdown)"),

@@ -27,6 +27,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from rfmkit.churn.training import JOBS
+
 
 @dataclass
 class Costs:
@@ -176,7 +178,7 @@ def importance(pipeline, x_test: pd.DataFrame, y_test: pd.Series, *, seed: int =
                repeats: int = 5) -> pd.DataFrame:
     """Permutation importance on the test split: the AUC lost when a column is shuffled."""
     result = permutation_importance(pipeline, x_test, y_test, scoring="roc_auc", n_repeats=repeats,
-                                    random_state=seed, n_jobs=1)
+                                    random_state=seed, n_jobs=JOBS)
     return (pd.DataFrame({"column": x_test.columns, "auc_drop_mean": result.importances_mean,
                           "auc_drop_std": result.importances_std})
             .sort_values("auc_drop_mean", ascending=False).reset_index(drop=True))

@@ -40,6 +40,10 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from rfmkit.churn.datasets import ChurnData, ChurnDataError
 
 # In order of simplicity: the one-standard-error rule prefers the earlier one.
+# Processes for searches and cross-validation: every core. Each fit then runs one OpenMP thread
+# (joblib caps it), which on small data is faster than one fit using every core: a search on the
+# contact-center data took 17 s with one process and 12 s with two, with the same results.
+JOBS = -1
 MODELS = ("logistic_regression", "gradient_boosting")
 
 
@@ -130,7 +134,7 @@ def tune(name: str, data: ChurnData, parts: Split, *, budget: int = 8, folds: in
     pipeline = Pipeline([("prepare", preprocessor(data.kinds)), ("model", model)])
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     search = RandomizedSearchCV(pipeline, space, n_iter=budget, scoring="roc_auc", cv=cv,
-                                random_state=seed, n_jobs=1, refit=True)
+                                random_state=seed, n_jobs=JOBS, refit=True)
     search.fit(parts.x_train, parts.y_train)
     best = search.best_index_
     results = pd.DataFrame(search.cv_results_)
@@ -194,10 +198,10 @@ def calibrate(candidate: Candidate, parts: Split, *, folds: int = 5, seed: int =
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     calibrated = Pipeline([
         ("prepare", clone(prepare)),
-        ("model", CalibratedClassifierCV(clone(model), method="sigmoid", cv=cv, ensemble=False)),
+        ("model", CalibratedClassifierCV(clone(model), method="sigmoid", cv=cv, ensemble=False, n_jobs=JOBS)),
     ]).fit(parts.x_train, parts.y_train)
     decision = cross_val_predict(clone(candidate.pipeline), parts.x_train, parts.y_train, cv=cv,
-                                 method="decision_function")
+                                 method="decision_function", n_jobs=JOBS)
     sigmoid = calibrated.named_steps["model"].calibrated_classifiers_[0].calibrators[0]
     return Calibrated(calibrated, np.clip(sigmoid.predict(decision), 0.0, 1.0),
                       1.0 / (1.0 + np.exp(-decision)))
