@@ -39,6 +39,29 @@ def test_load_suite_runs_and_writes_only_its_report(tmp_path):
     assert (ROOT / "docs" / "PERFORMANCE.md").read_text() == documented
 
 
+def test_rfm_suite_compares_the_kit_with_every_baseline_on_the_same_scores(tmp_path):
+    """Kit, hand-written DuckDB, polars and pandas at a small size, each in its own process: the run
+    fails unless all four score the same customers with the same score sum; the targets block is
+    written from the same run."""
+    out = tmp_path / "PERFORMANCE.md"
+    env = {**os.environ, "RFMKIT_BENCH_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--suite", "rfm", "--rfm-rows", "20000",
+                           "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = out.read_text()
+    section = text.split("<!-- bench:rfm:begin -->")[1].split("<!-- bench:rfm:end -->")[0]
+    row = next(line for line in section.splitlines() if line.startswith("| 20,000 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2].endswith("×") and cells[3].endswith("×") and cells[4].endswith("×")  # ratios first
+    assert all(float(c.rstrip("×")) > 0 for c in cells[2:6])
+    stored = json.loads((tmp_path / "cache" / "results" / "rfm-20000.json").read_text())
+    sums = {kind: stored[kind]["scores_sum"] for kind in ("kit", "duckdb", "polars", "pandas")}
+    assert len(set(sums.values())) == 1 and stored["kit"]["customers"] > 10_000
+    targets = text.split("<!-- bench:targets:begin -->")[1].split("<!-- bench:targets:end -->")[0]
+    assert "RFM at 20,000 payment rows: kit within 1.3×" in targets
+    assert "not measured in this run" in targets  # serving and workshop did not run
+
+
 def test_quick_mode_defaults_and_suite_names():
     quick = parse_args(["--quick"])
     assert quick.repeat == 1 and quick.load_rows == 1_000_000 and quick.rfm_rows == "1000000"

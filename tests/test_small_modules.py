@@ -53,10 +53,18 @@ def test_generate_command(tmp_path):
 
 
 def test_duckdb_memory_limit_is_capped_and_a_bad_value_names_the_parameter(monkeypatch):
+    from rfmkit.warehouse import duckdb as embedded
     from rfmkit.warehouse.duckdb import DuckDBWarehouse
 
+    # a tenth of the machine's memory, between 1 and 4 GB
+    for machine_gb, cap in ((24.0, "2.4GB"), (200.0, "4.0GB"), (4.0, "1.0GB"), (float("nan"), "1.0GB")):
+        monkeypatch.setattr(embedded, "memory_gb", lambda gb=machine_gb: gb)
+        assert DuckDBWarehouse.default_memory_limit() == cap
+    monkeypatch.setattr(embedded, "memory_gb", lambda: 24.0)
+    monkeypatch.delenv("RFMKIT_DUCKDB_MEMORY", raising=False)
     with DuckDBWarehouse() as wh:
-        assert wh.query("SELECT current_setting('memory_limit') AS m")["m"].iloc[0] == "1.8 GiB"
+        assert wh.memory_limit == "2.4GB"
+        assert wh.query("SELECT current_setting('memory_limit') AS m")["m"].iloc[0] == "2.2 GiB"
     monkeypatch.setenv("RFMKIT_DUCKDB_MEMORY", "1GB")
     with DuckDBWarehouse() as wh:
         assert wh.query("SELECT current_setting('memory_limit') AS m")["m"].iloc[0] == "953.6 MiB"
