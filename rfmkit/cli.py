@@ -349,7 +349,7 @@ def _serve(args: argparse.Namespace) -> int:
     # metrics at /metrics; drift gauges too when the capture sits in a run folder the monitor writes to
     monitoring = args.capture_dir.parent / "monitoring" if args.capture_dir else None
     server = LocalEndpointServer(host=args.host, port=args.port, capture=capture,
-                                 metrics=ServingMetrics(monitoring))
+                                 metrics=ServingMetrics(monitoring), own_process=True)
     try:
         for name, path in args.model:
             model = server.deploy(name, path)

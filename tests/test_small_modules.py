@@ -72,6 +72,19 @@ def test_duckdb_memory_limit_is_capped_and_a_bad_value_names_the_parameter(monke
         DuckDBWarehouse(memory_limit="lots")
 
 
+def test_text_compression_is_skipped_unless_asked_for(monkeypatch):
+    from rfmkit.warehouse.duckdb import SKIPPED_COMPRESSION, DuckDBWarehouse
+
+    def skipped() -> str:
+        with DuckDBWarehouse() as wh:
+            return wh.query("SELECT current_setting('disabled_compression_methods') AS m")["m"].iloc[0]
+
+    monkeypatch.delenv("RFMKIT_DUCKDB_COMPRESS_TEXT", raising=False)
+    assert set(skipped().lower().split(",")) == set(SKIPPED_COMPRESSION.split(","))
+    monkeypatch.setenv("RFMKIT_DUCKDB_COMPRESS_TEXT", "1")
+    assert skipped() == ""
+
+
 def test_out_of_memory_says_which_statement_and_how_to_raise_the_limit():
     from rfmkit.warehouse.duckdb import DuckDBWarehouse, WarehouseMemoryError
 

@@ -15,8 +15,11 @@ def free_port(host: str) -> int:
 
 
 class BackgroundServer:
-    def __init__(self, app, host: str, port: int, name: str):
+    def __init__(self, app, host: str, port: int, name: str, *, one_openmp_thread: bool = True):
+        """one_openmp_thread: see _run; False where the server is all its process does
+        (`rfmkit serve`), so that large requests may use every core."""
         self.app, self.host, self.port, self.name = app, host, port or free_port(host), name
+        self.one_openmp_thread = one_openmp_thread
         self._server = None
         self._thread: threading.Thread | None = None
 
@@ -47,9 +50,10 @@ class BackgroundServer:
         on a 1,000-row request). OpenMP's setting is per thread, so this leaves the notebook's own
         work alone; without it, the OpenMP team this thread would leave behind made later model
         training in the notebook's main thread about 5× slower (measured: 20 s instead of 4 s)."""
-        from threadpoolctl import threadpool_limits
+        if self.one_openmp_thread:
+            from threadpoolctl import threadpool_limits
 
-        threadpool_limits(limits=1, user_api="openmp")
+            threadpool_limits(limits=1, user_api="openmp")
         self._server.run()
 
     def stop(self) -> None:

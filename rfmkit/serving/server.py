@@ -223,8 +223,12 @@ class LocalEndpointServer:
     """uvicorn in a background thread: start(), url, deploy(name, model_dir), stop()."""
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = 0, admin_token: str | None = None, *,
-                 capture=None, metrics=None):
+                 capture=None, metrics=None, own_process: bool = False):
+        """own_process: the server is all this process does (`rfmkit serve`): requests may use
+        every core. Inside a notebook's process they compute with one OpenMP thread (see
+        BackgroundServer._run)."""
         self.host, self.port, self.admin_token = host, port, admin_token
+        self.own_process = own_process
         self.capture, self.metrics = capture, metrics
         self.endpoints = Endpoints()
         self.record: Path | None = None  # the run folder's note of this server (notebook 99 reads it)
@@ -263,7 +267,8 @@ class LocalEndpointServer:
         from rfmkit.serving.background import BackgroundServer
 
         app = create_app(self.endpoints, self.admin_token, capture=self.capture, metrics=self.metrics)
-        self._server = BackgroundServer(app, self.host, self.port, "rfmkit-endpoint").start(timeout)
+        self._server = BackgroundServer(app, self.host, self.port, "rfmkit-endpoint",
+                                        one_openmp_thread=not self.own_process).start(timeout)
         self.port = self._server.port  # a free port is picked when none was given
         return self
 

@@ -71,9 +71,11 @@ class DuckDBWarehouse(Warehouse):
         # dropping the guarantee lets DuckDB build large tables with far less memory.
         self.con.execute("SET preserve_insertion_order = false")
         # The kit's tables are keyed by 32-hex ids: random text that DuckDB's string compressions
-        # (FSST, dictionary) analyse at length and barely shrink. Skipping them makes load + RFM
-        # scoring about 30 % faster for a warehouse file about twice the size (docs/PERFORMANCE.md).
-        self.con.execute(f"SET disabled_compression_methods = {_duck_literal(SKIPPED_COMPRESSION)}")
+        # (FSST, dictionary) analyse at length. Skipping them makes load + RFM scoring about 30 %
+        # faster for a warehouse file about 2-3x the size (docs/PERFORMANCE.md); where disk is short
+        # (100M payment rows) $RFMKIT_DUCKDB_COMPRESS_TEXT=1 keeps DuckDB's compression.
+        if os.environ.get("RFMKIT_DUCKDB_COMPRESS_TEXT", "") not in ("1", "true", "yes"):
+            self.con.execute(f"SET disabled_compression_methods = {_duck_literal(SKIPPED_COMPRESSION)}")
         limit = memory_limit or os.environ.get("RFMKIT_DUCKDB_MEMORY") or self.default_memory_limit()
         self.memory_limit = limit
         try:
