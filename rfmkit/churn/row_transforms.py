@@ -68,14 +68,15 @@ def memoised_transform(transformer) -> RowTransform:
 
     def transform(block: np.ndarray) -> np.ndarray:
         keys = [tuple((type(v), v) for v in row) for row in block]
-        unknown = [i for i, key in enumerate(keys) if key not in memo]
+        rows = [memo.get(key) for key in keys]  # looked up once: another thread may clear the memo
+        unknown = [i for i, row in enumerate(rows) if row is None]
         if unknown:
+            computed = np.asarray(transformer.transform(block[unknown]), dtype=float)
             if len(memo) + len(unknown) > MEMO_SIZE:
                 memo.clear()
-            computed = np.asarray(transformer.transform(block[unknown]), dtype=float)
             for i, values in zip(unknown, computed, strict=True):
-                memo[keys[i]] = values
-        return np.stack([memo[key] for key in keys])
+                rows[i] = memo[keys[i]] = values
+        return np.stack(rows)
     return transform
 
 

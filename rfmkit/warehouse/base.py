@@ -137,9 +137,9 @@ class Warehouse(ABC):
         """Load files into a table with Redshift COPY semantics (see loading.py).
 
         mode: 'replace', 'merge' (upsert on `key`) or 'append' (files whose content was already
-        loaded into the table are skipped). allow_empty: let a 'replace' with no rows to load empty
-        a table that has rows (refused by default: that is almost always a wrong or truncated
-        file). Every attempt is recorded in load_audit, failed ones included."""
+        appended to the table are skipped: only append loads record a SHA-256). allow_empty: let
+        a 'replace' with no rows to load empty a table that has rows (refused by default: that is
+        almost always a wrong or truncated file). Every attempt is recorded in load_audit, failed ones included."""
         key = tuple(key)
         check_mode(mode, key)
         started, t0 = datetime.now(UTC).replace(tzinfo=None), time.perf_counter()
@@ -344,7 +344,7 @@ class Warehouse(ABC):
         """Load a CSV file (or folder / S3 prefix of them) into `table`.
 
         mode: 'replace' (table := the file's rows), 'merge' (upsert on `key`), or 'append'
-        (skipped when the same file content was already loaded). All three are idempotent.
+        (skipped when the same file content was already appended). All three are idempotent.
         max_errors: rows that may be rejected before the whole load fails and rolls back
         (Redshift's MAXERROR; Redshift defaults to 0, we allow a few so a workshop is not stopped
         by one bad row; every rejected row is kept with its reason either way).
