@@ -262,3 +262,15 @@ def test_reject_reasons_for_wrong_column_counts_are_stated_once_with_the_columns
     assert rejects.loc[3, "column_name"] == "(column 6 and after)"
     assert rejects.loc[4, "reason"] == "MISSING COLUMNS: expected 5 columns, found 3"
     assert rejects.loc[4, "column_name"] == "payment_installments, payment_value"
+
+
+@pytest.mark.parametrize("mode", ["replace", "append", "merge"])
+def test_a_null_key_is_rejected_with_its_line_in_every_mode(warehouse, tmp_path, mode):
+    """replace/append load straight into the table, merge through a stage: the same reject."""
+    rows = good_rows(3)
+    rows[1] = ",1,boleto,1,5.00"
+    path = write_payments(tmp_path / "payments.csv", rows)
+    report = warehouse.load_csv("olist_order_payments", path, mode=mode, key=("order_id", "payment_sequential"))
+    assert (report.rows_read, report.rows_loaded, report.rows_rejected) == (3, 2, 1)
+    assert list(report.rejects["line_number"]) == [3] and list(report.rejects["column_name"]) == ["order_id"]
+    assert warehouse.row_count("olist_order_payments") == 2

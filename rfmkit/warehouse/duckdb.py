@@ -162,8 +162,7 @@ class DuckDBWarehouse(Warehouse):
                        for path in plan.files]
         rejected = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame()
         if not plan.parquet:
-            rejected = self._reject_nulls(stage, plan.files, plan.columns, plan.required,
-                                          command.ignore_header, rejected, command.delimiter)
+            rejected = self._reject_nulls(stage, plan, rejected)
         report.rejects = collapse_rejects(rejected)
         report.rows_loaded = self.con.execute(f"SELECT COUNT(*) FROM {stage}").fetchone()[0]
         return stage
@@ -206,6 +205,8 @@ class DuckDBWarehouse(Warehouse):
         return True
 
     def _null_rejects(self, plan: LoadPlan, rejected: pd.DataFrame) -> pd.DataFrame:
+        """`rejected` plus every row with an empty NOT NULL column, found by reading the files
+        (lines already rejected for another reason are not counted twice)."""
         found = []
         for path in plan.files:
             mine = rejected[rejected["file_name"] == str(path)] if len(rejected) else rejected
@@ -300,25 +301,15 @@ class DuckDBWarehouse(Warehouse):
             f"{raw} AS raw_line FROM {source} WHERE {bad} ORDER BY file_row_number",
             {"path": str(path)}).df()
 
-    def _reject_nulls(self, stage: str, files: list[Path], columns: list[str],
-                      required: list[str], header: int, rejected: pd.DataFrame,
-                      delimiter: str = ",") -> pd.DataFrame:
+    def _reject_nulls(self, stage: str, plan: LoadPlan, rejected: pd.DataFrame) -> pd.DataFrame:
         """Emulate COPY's rejection of NULLs in NOT NULL columns (read_csv loads them)."""
-        if not required:
+        if not plan.required:
             return rejected
-        condition = " OR ".join(f"{quote_ident(c)} IS NULL" for c in required)
+        condition = " OR ".join(f"{quote_ident(c)} IS NULL" for c in plan.required)
         if not self.con.execute(f"SELECT COUNT(*) FROM {stage} WHERE {condition}").fetchone()[0]:
             return rejected
-        found = []
-        for path in files:
-            already = set()
-            if not rejected.empty:
-                mine = rejected[rejected["file_name"] == str(path)]
-                already = set(mine["line_number"].astype(int))
-            found += null_violations(path, columns, required, header, already, delimiter)
         self.con.execute(f"DELETE FROM {stage} WHERE {condition}")
-        return pd.concat([rejected, pd.DataFrame(found, columns=REJECT_COLUMNS)],
-                         ignore_index=True)
+        return self._null_rejects(plan, rejected)
 
     def _apply(self, stage: str, plan: LoadPlan, mode: str, key: tuple[str, ...]) -> int:
         """Move the staged rows into the table; returns the number of rows inserted."""
