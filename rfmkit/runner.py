@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rfmkit.paths import NOTEBOOKS_DIR, link_latest, new_run_dir
+from rfmkit.warm_kernel import WarmKernel
 
 NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_[\w-]+\.ipynb$")
 KERNEL_NAME = "python3"  # pinned: notebook CI breaks on kernel-name mismatches
@@ -212,6 +213,7 @@ def run(
     show_bars = sys.stderr.isatty() if progress is None else progress
     t_run = time.perf_counter()
     print(f"rfmkit run: {len(notebooks)} notebook(s), backend={backend}, into {folder}", file=out)
+    warm: WarmKernel | None = None  # the next notebook's kernel, started while this one runs
     try:
         for index, path in enumerate(notebooks, start=1):
             given = {"backend": backend, "run_dir": str(folder), **parameters}
@@ -231,11 +233,15 @@ def run(
             cell_progress.ProgressEngine.reporter = None if show_bars else \
                 cell_progress.CellReporter(label, out)
             t0 = time.perf_counter()
+            kernel = warm if warm is not None and warm.notebook == path else \
+                _warm_kernel(path, base, output)
+            warm = _warm_kernel(notebooks[index], base, folder / "notebooks" / notebooks[index].name) \
+                if index < len(notebooks) else None
             try:
                 papermill.execute_notebook(
                     str(path), str(output), parameters=injected, kernel_name=KERNEL_NAME,
                     cwd=str(base), progress_bar=show_bars, log_output=False,
-                    engine_name=cell_progress.ENGINE_NAME)
+                    engine_name=cell_progress.ENGINE_NAME, km=kernel.hand_over())
                 result.status = "ok"
             except KeyboardInterrupt:
                 result.status = "interrupted"
@@ -248,6 +254,7 @@ def run(
                 result.error = f"{path.name} could not run: {type(exc).__name__}: {exc}"
             finally:
                 cell_progress.ProgressEngine.reporter = None
+                kernel.shutdown()
             result.seconds = time.perf_counter() - t0
             result.cell_seconds = _cell_seconds(output)
             if result.status == "interrupted":
@@ -268,6 +275,8 @@ def run(
         raise RunInterrupted(f"interrupted; run the same command with --run-dir {folder} "
                              f"to resume") from None
     finally:
+        if warm is not None:  # the batch stopped before the next notebook
+            warm.shutdown()
         summary.seconds = time.perf_counter() - t_run
         summary.cell_seconds = sum(n.cell_seconds for n in summary.notebooks)
         summary.tables = _table_counts(folder) if (folder / "warehouse.duckdb").exists() else {}
@@ -278,6 +287,13 @@ def run(
     if latest is not None:
         print(f"  ({latest} points here)", file=out)
     return summary
+
+
+def _warm_kernel(notebook: Path, cwd: Path, output: Path) -> WarmKernel:
+    """A kernel for `notebook`, its imports under way (stderr to the executed copy's kernel log,
+    where the progress engine keeps it)."""
+    return WarmKernel(notebook, kernel_name=KERNEL_NAME, cwd=cwd,
+                      kernel_log=output.with_suffix(".kernel.log"))
 
 
 def _plan(backend: str, notebooks: list[Path], declared: dict[Path, dict[str, Any]],

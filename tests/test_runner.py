@@ -214,3 +214,61 @@ def test_the_alerts_command_for_cron_on_a_finished_run(batch_run):
     bad = alerts("-p", "bogus=1")
     assert bad.returncode == 2 and "not an alert setting" in bad.stderr
     assert alerts("--smtp", "nope").returncode == 2
+
+
+def _book(folder: Path, name: str, *cells: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("backend = 'local'\nrun_dir = ''")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, *(nbformat.v4.new_code_cell(c) for c in cells)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / name)
+    return folder / name
+
+
+def test_imported_modules_lists_what_the_cells_import_at_top_level(tmp_path):
+    from rfmkit.warm_kernel import imported_modules
+
+    path = _book(tmp_path, "00_x.ipynb", "import pandas as pd\nimport os.path",
+                 "from rfmkit import backends, plots\nfrom . import local\nx = 1",
+                 "%time x\nimport json", "def f():\n    import wave")
+    assert imported_modules(path) == ["pandas", "os.path", "rfmkit.backends", "rfmkit.plots", "rfmkit"]
+
+
+@pytest.mark.slow
+def test_the_next_kernel_starts_and_imports_while_the_current_notebook_runs(tmp_path):
+    """Notebook 01's kernel exists before 00 ends and has 01's imports done, yet 01 sees no name
+    it did not import itself, counts its cells from 1, and the batch leaves no kernel behind."""
+    import psutil
+
+    books = tmp_path / "notebooks"
+    books.mkdir()
+    marks = tmp_path / "marks"
+    _book(books, "00_first.ipynb",
+          f"import time\ntime.sleep(3)\nopen({str(marks)!r} + '-00', 'w').write(repr(time.time()))")
+    _book(books, "01_second.ipynb",
+          "import sys, psutil\n"
+          f"open({str(marks)!r} + '-01', 'w').write(repr(psutil.Process().create_time()))\n"
+          "assert 'wave' in sys.modules and 'wave' not in globals(), (list(globals()))",
+          "import wave\nprint(wave.__name__)")
+    summary = runner.run(run_dir=tmp_path / "run", notebooks_dir=books, progress=False)
+    assert [n.status for n in summary.notebooks] == ["ok", "ok"]
+    assert float(Path(f"{marks}-01").read_text()) < float(Path(f"{marks}-00").read_text())
+    second = nbformat.read(tmp_path / "run" / "notebooks" / "01_second.ipynb", as_version=4)
+    assert [c.execution_count for c in second.cells] == [1, 2, 3, 4]  # with papermill's injected cell
+    assert second.cells[-1].outputs[0]["text"] == "wave\n"
+    assert not [p for p in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+
+
+@pytest.mark.slow
+def test_a_failing_notebook_stops_the_kernel_already_started_for_the_next(tmp_path):
+    import psutil
+
+    books = tmp_path / "notebooks"
+    books.mkdir()
+    _book(books, "00_broken.ipynb", "raise ValueError('boom')")
+    _book(books, "01_never.ipynb", "import wave")
+    with pytest.raises(runner.RunnerError, match="ValueError: boom"):
+        runner.run(run_dir=tmp_path / "run", notebooks_dir=books, progress=False)
+    assert not (tmp_path / "run" / "notebooks" / "01_never.ipynb").exists()
+    assert not [p for p in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
