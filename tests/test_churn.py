@@ -122,6 +122,19 @@ def test_auc_comes_from_probabilities_not_labels():
     assert {"false_positive_rates", "true_positive_rates"} <= set(report["receiver_operating_characteristic_curve"])
 
 
+@pytest.mark.parametrize("costs", [Costs(100, 10), Costs(1, 50), Costs(0, 1), Costs(5, 5)])
+def test_cost_optimal_threshold_is_the_cheapest_of_every_candidate_with_ties(costs):
+    """The running-count search gives what trying every candidate with Costs.total gives, ties
+    in the probabilities and in the costs included (the first cheapest wins)."""
+    rng = np.random.default_rng(7)
+    p = np.round(rng.random(3000), 2)  # many tied probabilities
+    y = (rng.random(3000) < p).astype(int)
+    candidates = np.unique(np.concatenate([[0.0, 1.0 + 1e-9], p]))
+    totals = [costs.total(y, p >= t) for t in candidates]
+    best = int(np.argmin(totals))
+    assert cost_optimal_threshold(y, p, costs) == (min(candidates[best], 1.0), totals[best])
+
+
 def test_cost_optimal_threshold_minimises_total_cost():
     y = np.array([1, 1, 0, 0, 0])
     p = np.array([0.9, 0.4, 0.35, 0.2, 0.1])

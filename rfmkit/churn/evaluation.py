@@ -99,10 +99,17 @@ class Evaluation:
 
 def cost_optimal_threshold(y_true: np.ndarray, probability: np.ndarray, costs: Costs
                            ) -> tuple[float, float]:
-    """The threshold (among the observed probabilities) with the lowest total cost."""
-    y_true = np.asarray(y_true)
+    """The threshold (among the observed probabilities) with the lowest total cost.
+
+    Every candidate's cost at once, as `costs.total` counts it (flagged: probability >= t): on
+    sorted probabilities, the rows below t are the ones not flagged, and a running count of
+    churners among them is the churners missed."""
+    y_true, probability = np.asarray(y_true), np.asarray(probability)
     candidates = np.unique(np.concatenate([[0.0, 1.0 + 1e-9], probability]))
-    totals = [costs.total(y_true, probability >= t) for t in candidates]
+    order = np.argsort(probability, kind="stable")
+    below = np.searchsorted(probability[order], candidates, side="left")  # rows not flagged
+    churners_below = np.concatenate([[0], np.cumsum(y_true[order] == 1)])
+    totals = churners_below[below] * costs.missed_churner + (len(probability) - below) * costs.intervention
     best = int(np.argmin(totals))
     return float(min(candidates[best], 1.0)), float(totals[best])
 
