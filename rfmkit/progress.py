@@ -88,10 +88,7 @@ class ProgressEngine(NBClientEngine):
             if nb_man.output_path and "://" not in str(nb_man.output_path) else None
         with (log_path.open("a") if log_path else open(os.devnull, "w")) as kernel_log:
             try:
-                # cleanup_kc: nbclient shuts the kernel down also when the runner started it
-                # (runner.WarmKernel), in its own event loop, as on Ctrl-C
-                return PapermillNotebookClient(nb_man, **final_kwargs).execute(
-                    stderr=kernel_log, cleanup_kc=True)
+                return PapermillNotebookClient(nb_man, **final_kwargs).execute(stderr=kernel_log)
             finally:
                 if cls.reporter is not None:
                     cls.reporter.stop()

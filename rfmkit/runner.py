@@ -23,6 +23,9 @@ from rfmkit.warm_kernel import WarmKernel
 
 NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_[\w-]+\.ipynb$")
 KERNEL_NAME = "python3"  # pinned: notebook CI breaks on kernel-name mismatches
+# Kernels started ahead of their notebook (warm_kernel.py). Two, because a warm-up competes for
+# the cores with the notebook running: one notebook's time was not always enough for it.
+WARM_AHEAD = 2
 
 
 class RunnerError(RuntimeError):
@@ -213,7 +216,8 @@ def run(
     show_bars = sys.stderr.isatty() if progress is None else progress
     t_run = time.perf_counter()
     print(f"rfmkit run: {len(notebooks)} notebook(s), backend={backend}, into {folder}", file=out)
-    warm: WarmKernel | None = None  # the next notebook's kernel, started while this one runs
+    warm: dict[Path, WarmKernel] = {}  # the next notebooks' kernels, started while one runs
+    stopping: list = []  # kernels being stopped in the background
     try:
         for index, path in enumerate(notebooks, start=1):
             given = {"backend": backend, "run_dir": str(folder), **parameters}
@@ -233,11 +237,12 @@ def run(
             cell_progress.ProgressEngine.reporter = None if show_bars else \
                 cell_progress.CellReporter(label, out)
             t0 = time.perf_counter()
-            kernel = warm if warm is not None and warm.notebook == path else \
-                _warm_kernel(path, base, output)
-            warm = _warm_kernel(notebooks[index], base, folder / "notebooks" / notebooks[index].name) \
-                if index < len(notebooks) else None
+            kernel = warm.pop(path, None) or _warm_kernel(path, base, output)
             try:
+                for upcoming in notebooks[index:index + WARM_AHEAD]:
+                    if upcoming not in warm:
+                        warm[upcoming] = _warm_kernel(upcoming, base,
+                                                      folder / "notebooks" / upcoming.name)
                 papermill.execute_notebook(
                     str(path), str(output), parameters=injected, kernel_name=KERNEL_NAME,
                     cwd=str(base), progress_bar=show_bars, log_output=False,
@@ -254,7 +259,7 @@ def run(
                 result.error = f"{path.name} could not run: {type(exc).__name__}: {exc}"
             finally:
                 cell_progress.ProgressEngine.reporter = None
-                kernel.shutdown()
+                stopping.append(kernel.stop())
             result.seconds = time.perf_counter() - t0
             result.cell_seconds = _cell_seconds(output)
             if result.status == "interrupted":
@@ -275,8 +280,9 @@ def run(
         raise RunInterrupted(f"interrupted; run the same command with --run-dir {folder} "
                              f"to resume") from None
     finally:
-        if warm is not None:  # the batch stopped before the next notebook
-            warm.shutdown()
+        stopping += [kernel.stop() for kernel in warm.values()]  # the batch stopped early
+        for thread in stopping:
+            thread.join()
         summary.seconds = time.perf_counter() - t_run
         summary.cell_seconds = sum(n.cell_seconds for n in summary.notebooks)
         summary.tables = _table_counts(folder) if (folder / "warehouse.duckdb").exists() else {}

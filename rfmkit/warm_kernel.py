@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import ast
 import json
+import threading
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
+
+SHUTDOWN_SECONDS = 10  # a kernel that has not exited this long after the request is killed
 
 
 def imported_modules(notebook: Path) -> list[str]:
@@ -42,10 +45,20 @@ def imported_modules(notebook: Path) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def warm_up_code(modules: list[str]) -> str:
-    """Imports `modules` through importlib inside a function, leaving no names behind."""
-    return (
-        "def __rfmkit_warm_up(names):\n"
+def worker_modules(notebook: Path) -> list[str]:
+    """What the notebook's joblib worker processes import, from its metadata
+    (`"rfmkit": {"warm_workers": [...]}`), for notebooks whose searches run on every core."""
+    metadata = json.loads(notebook.read_text()).get("metadata", {}).get("rfmkit", {})
+    return [str(name) for name in metadata.get("warm_workers", [])]
+
+
+def warm_up_code(modules: list[str], workers: list[str] | None = None) -> str:
+    """Imports `modules` through importlib inside a function, leaving no names behind. With
+    `workers`, also starts joblib's worker processes (the pool a notebook's `n_jobs=-1` calls
+    reuse: same size, same environment) with those modules imported: 4 s of both cores otherwise
+    spent inside the notebook's first search."""
+    code = (
+        "def __rfmkit_warm_up(names, workers):\n"
         "    import importlib\n"
         "    import importlib.util\n"
         "    for name in names:\n"
@@ -54,51 +67,80 @@ def warm_up_code(modules: list[str]) -> str:
         "                importlib.import_module(name)\n"
         "        except Exception:  # not a module (an attribute), or broken: the notebook says\n"
         "            pass\n"
-        f"__rfmkit_warm_up({modules!r})\n"
-        "del __rfmkit_warm_up\n")
+        "    if workers:\n"
+        "        import os, time\n"
+        "        from joblib import Parallel, delayed\n"
+        "        def prepare(names):\n"
+        "            for name in names:\n"
+        "                importlib.import_module(name)\n"
+        "            time.sleep(0.5)  # hold this worker so that the next task goes to another\n"
+        "        Parallel(n_jobs=-1)(delayed(prepare)(workers) for _ in range(os.cpu_count() or 1))\n"
+        "try:\n"
+        f"    __rfmkit_warm_up({modules!r}, {list(workers or [])!r})\n"
+        "finally:\n"
+        "    del __rfmkit_warm_up\n")
+    return code
 
 
 class WarmKernel:
     """A kernel started now for `notebook`, with its imports done before papermill takes it.
 
     papermill (nbclient) accepts a running kernel manager as `km`; it then waits for the kernel
-    to answer, which it does once the warm-up has finished, and leaves shutting it down to us."""
+    to answer, which it does once the warm-up has finished, and leaves stopping it to us."""
 
     def __init__(self, notebook: Path, *, kernel_name: str, cwd: Path, kernel_log: Path):
         self.notebook = notebook
         kernel_log.parent.mkdir(parents=True, exist_ok=True)
         self._log = kernel_log.open("a")  # the kernel's stderr, as the progress engine keeps it
-        # the asynchronous manager nbclient itself uses: on Ctrl-C nbclient shuts it down in its
-        # event loop (a blocking manager's shutdown cannot run there)
+        self._client = None
+        # the asynchronous manager, as nbclient's own; started here through jupyter_core's loop
         self.manager = AsyncKernelManager(kernel_name=kernel_name)
         try:
             run_sync(self.manager.start_kernel)(cwd=str(cwd), stderr=self._log)
             self._client = self.manager.blocking_client()
             self._client.start_channels()
             # queued now, run as soon as the kernel is up; nbclient's first request waits for it
-            self._client.execute(warm_up_code(imported_modules(notebook)), silent=True,
-                                 store_history=False)
-        except Exception:
-            self.shutdown()
+            self._client.execute(warm_up_code(imported_modules(notebook), worker_modules(notebook)),
+                                 silent=True, store_history=False)
+        except BaseException:
+            self._stop()
             raise
 
     def hand_over(self) -> AsyncKernelManager:
         """The kernel manager for papermill's `km`; our client lets go of the kernel."""
         self._client.stop_channels()
+        self._client = None
         return self.manager
 
-    def shutdown(self) -> None:
-        """Stop the kernel if it is still running: unused when the batch stopped early, or left
-        by papermill failing before it ran a cell. nbclient stops it after its notebook. The
-        process is killed directly: jupyter_client's shutdown would run the event loop that an
-        interrupted nbclient left tasks on (a Ctrl-C would come back out of it)."""
+    def stop(self) -> threading.Thread:
+        """Stop the kernel in a thread of its own, so that the next notebook need not wait; join
+        the thread before the batch ends. See `_stop`."""
+        thread = threading.Thread(target=self._stop, name=f"stop {self.notebook.stem}", daemon=True)
+        thread.start()
+        return thread
+
+    def _stop(self) -> None:
+        """A shutdown request, as JupyterLab sends, so that the kernel's exit handlers run (the
+        contact-center API that notebook 09 starts stops with its kernel); killed if it has not
+        exited after SHUTDOWN_SECONDS. Through a blocking client of our own: nbclient's event loop
+        may hold tasks an interrupt left behind, and must not be run again."""
+        process = getattr(self.manager.provisioner, "process", None)
         try:
-            if getattr(self, "_client", None) is not None:
-                self._client.stop_channels()
-            process = getattr(self.manager.provisioner, "process", None)
+            if process is not None and process.poll() is None:
+                if self._client is not None:
+                    self._client.stop_channels()
+                control = self.manager.blocking_client()
+                control.start_channels(shell=False, iopub=False, stdin=False, hb=False, control=True)
+                try:
+                    control.shutdown()
+                    process.wait(timeout=SHUTDOWN_SECONDS)
+                finally:
+                    control.stop_channels()
+        except Exception:  # noqa: BLE001 - whatever went wrong, the kill below ends it
+            pass
+        finally:
             if process is not None and process.poll() is None:
                 process.kill()
-                process.wait(timeout=30)
+                process.wait(timeout=SHUTDOWN_SECONDS)
             self.manager.cleanup_connection_file()
-        finally:
             self._log.close()

@@ -245,7 +245,8 @@ def test_the_next_kernel_starts_and_imports_while_the_current_notebook_runs(tmp_
     books.mkdir()
     marks = tmp_path / "marks"
     _book(books, "00_first.ipynb",
-          f"import time\ntime.sleep(3)\nopen({str(marks)!r} + '-00', 'w').write(repr(time.time()))")
+          f"import time\ntime.sleep(3)\nopen({str(marks)!r} + '-00', 'w').write(repr(time.time()))",
+          f"import atexit\natexit.register(lambda: open({str(marks)!r} + '-exit', 'w').write('ran'))")
     _book(books, "01_second.ipynb",
           "import sys, psutil\n"
           f"open({str(marks)!r} + '-01', 'w').write(repr(psutil.Process().create_time()))\n"
@@ -257,6 +258,7 @@ def test_the_next_kernel_starts_and_imports_while_the_current_notebook_runs(tmp_
     second = nbformat.read(tmp_path / "run" / "notebooks" / "01_second.ipynb", as_version=4)
     assert [c.execution_count for c in second.cells] == [1, 2, 3, 4]  # with papermill's injected cell
     assert second.cells[-1].outputs[0]["text"] == "wave\n"
+    assert Path(f"{marks}-exit").read_text() == "ran"  # shut down as JupyterLab does: exit handlers ran
     assert not [p for p in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
 
 
@@ -272,3 +274,21 @@ def test_a_failing_notebook_stops_the_kernel_already_started_for_the_next(tmp_pa
         runner.run(run_dir=tmp_path / "run", notebooks_dir=books, progress=False)
     assert not (tmp_path / "run" / "notebooks" / "01_never.ipynb").exists()
     assert not [p for p in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+
+
+@pytest.mark.slow
+def test_worker_processes_declared_in_the_metadata_start_with_their_modules(tmp_path):
+    """A notebook's `rfmkit.warm_workers` are imported in joblib's worker pool before the
+    notebook runs; its n_jobs=-1 calls reuse that pool."""
+    books = tmp_path / "notebooks"
+    books.mkdir()
+    _book(books, "00_first.ipynb", "x = 1")
+    path = _book(books, "01_parallel.ipynb",
+                 "import sys\nfrom joblib import Parallel, delayed\n"
+                 "print(Parallel(n_jobs=-1)(delayed(lambda: 'wave' in sys.modules)() for _ in range(4)))")
+    book = nbformat.read(path, as_version=4)
+    book.metadata["rfmkit"] = {"warm_workers": ["wave"]}
+    nbformat.write(book, path)
+    runner.run(run_dir=tmp_path / "run", notebooks_dir=books, progress=False)
+    ran = nbformat.read(tmp_path / "run" / "notebooks" / "01_parallel.ipynb", as_version=4)
+    assert ran.cells[-1].outputs[0]["text"] == "[True, True, True, True]\n"
