@@ -217,7 +217,6 @@ def run(
     t_run = time.perf_counter()
     print(f"rfmkit run: {len(notebooks)} notebook(s), backend={backend}, into {folder}", file=out)
     warm: dict[Path, WarmKernel] = {}  # the next notebooks' kernels, started while one runs
-    stopping: list = []  # kernels being stopped in the background
     try:
         for index, path in enumerate(notebooks, start=1):
             given = {"backend": backend, "run_dir": str(folder), **parameters}
@@ -259,7 +258,7 @@ def run(
                 result.error = f"{path.name} could not run: {type(exc).__name__}: {exc}"
             finally:
                 cell_progress.ProgressEngine.reporter = None
-                stopping.append(kernel.stop())
+                kernel.stop()
             result.seconds = time.perf_counter() - t0
             result.cell_seconds = _cell_seconds(output)
             if result.status == "interrupted":
@@ -280,9 +279,8 @@ def run(
         raise RunInterrupted(f"interrupted; run the same command with --run-dir {folder} "
                              f"to resume") from None
     finally:
-        stopping += [kernel.stop() for kernel in warm.values()]  # the batch stopped early
-        for thread in stopping:
-            thread.join()
+        for kernel in warm.values():  # the batch stopped early
+            kernel.stop()
         summary.seconds = time.perf_counter() - t_run
         summary.cell_seconds = sum(n.cell_seconds for n in summary.notebooks)
         summary.tables = _table_counts(folder) if (folder / "warehouse.duckdb").exists() else {}

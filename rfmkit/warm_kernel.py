@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import json
-import threading
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -103,7 +102,7 @@ class WarmKernel:
             self._client.execute(warm_up_code(imported_modules(notebook), worker_modules(notebook)),
                                  silent=True, store_history=False)
         except BaseException:
-            self._stop()
+            self.stop()
             raise
 
     def hand_over(self) -> AsyncKernelManager:
@@ -112,15 +111,11 @@ class WarmKernel:
         self._client = None
         return self.manager
 
-    def stop(self) -> threading.Thread:
-        """Stop the kernel in a thread of its own, so that the next notebook need not wait; join
-        the thread before the batch ends. See `_stop`."""
-        thread = threading.Thread(target=self._stop, name=f"stop {self.notebook.stem}", daemon=True)
-        thread.start()
-        return thread
+    def stop(self) -> None:
+        """Stop the kernel and wait until its process has exited: the next notebook must not
+        start while this one's process still holds the warehouse file's lock or a server's port.
 
-    def _stop(self) -> None:
-        """A shutdown request, as JupyterLab sends, so that the kernel's exit handlers run (the
+        A shutdown request, as JupyterLab sends, so that the kernel's exit handlers run (the
         contact-center API that notebook 09 starts stops with its kernel); killed if it has not
         exited after SHUTDOWN_SECONDS. Through a blocking client of our own: nbclient's event loop
         may hold tasks an interrupt left behind, and must not be run again."""

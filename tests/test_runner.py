@@ -246,18 +246,21 @@ def test_the_next_kernel_starts_and_imports_while_the_current_notebook_runs(tmp_
     marks = tmp_path / "marks"
     _book(books, "00_first.ipynb",
           f"import time\ntime.sleep(3)\nopen({str(marks)!r} + '-00', 'w').write(repr(time.time()))",
-          f"import atexit\natexit.register(lambda: open({str(marks)!r} + '-exit', 'w').write('ran'))")
+          f"import atexit, os\natexit.register(lambda: open({str(marks)!r} + '-exit', 'w').write('ran'))\n"
+          f"open({str(marks)!r} + '-pid', 'w').write(str(os.getpid()))")
     _book(books, "01_second.ipynb",
           "import sys, psutil\n"
           f"open({str(marks)!r} + '-01', 'w').write(repr(psutil.Process().create_time()))\n"
           "assert 'wave' in sys.modules and 'wave' not in globals(), (list(globals()))",
-          "import wave\nprint(wave.__name__)")
+          "import wave\nprint(wave.__name__)",
+          # the first kernel has exited (its warehouse lock and ports released) before this runs
+          f"assert not psutil.pid_exists(int(open({str(marks)!r} + '-pid').read()))")
     summary = runner.run(run_dir=tmp_path / "run", notebooks_dir=books, progress=False)
     assert [n.status for n in summary.notebooks] == ["ok", "ok"]
     assert float(Path(f"{marks}-01").read_text()) < float(Path(f"{marks}-00").read_text())
     second = nbformat.read(tmp_path / "run" / "notebooks" / "01_second.ipynb", as_version=4)
-    assert [c.execution_count for c in second.cells] == [1, 2, 3, 4]  # with papermill's injected cell
-    assert second.cells[-1].outputs[0]["text"] == "wave\n"
+    assert [c.execution_count for c in second.cells] == [1, 2, 3, 4, 5]  # with papermill's injected cell
+    assert second.cells[-2].outputs[0]["text"] == "wave\n"
     assert Path(f"{marks}-exit").read_text() == "ran"  # shut down as JupyterLab does: exit handlers ran
     assert not [p for p in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
 
