@@ -88,7 +88,10 @@ class ProgressEngine(NBClientEngine):
             if nb_man.output_path and "://" not in str(nb_man.output_path) else None
         with (log_path.open("a") if log_path else open(os.devnull, "w")) as kernel_log:
             try:
-                return PapermillNotebookClient(nb_man, **final_kwargs).execute(stderr=kernel_log)
+                # cleanup_kc: nbclient stops the kernel and its own client also when the runner
+                # started the kernel (warm_kernel.py), in its event loop, as it always did
+                return PapermillNotebookClient(nb_man, **final_kwargs).execute(
+                    stderr=kernel_log, cleanup_kc=True)
             finally:
                 if cls.reporter is not None:
                     cls.reporter.stop()

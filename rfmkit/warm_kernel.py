@@ -14,13 +14,15 @@ module that fails to import is left for the notebook's own cell to report.
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
+import subprocess
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
-SHUTDOWN_SECONDS = 10  # a kernel that has not exited this long after the request is killed
+SHUTDOWN_GRACE = 2.5  # seconds before the next step: jupyter_client's shutdown_wait_time / 2
 
 
 def imported_modules(notebook: Path) -> list[str]:
@@ -85,7 +87,7 @@ class WarmKernel:
     """A kernel started now for `notebook`, with its imports done before papermill takes it.
 
     papermill (nbclient) accepts a running kernel manager as `km`; it then waits for the kernel
-    to answer, which it does once the warm-up has finished, and leaves stopping it to us."""
+    to answer, which it does once the warm-up has finished."""
 
     def __init__(self, notebook: Path, *, kernel_name: str, cwd: Path, kernel_log: Path):
         self.notebook = notebook
@@ -112,30 +114,34 @@ class WarmKernel:
         return self.manager
 
     def stop(self) -> None:
-        """Stop the kernel and wait until its process has exited: the next notebook must not
-        start while this one's process still holds the warehouse file's lock or a server's port.
+        """Stop the kernel if it still runs, and wait until its process has exited: a kernel
+        never handed over (the batch stopped early), or one papermill failed to start on. After
+        its notebook, nbclient has already stopped it (progress.py passes cleanup_kc).
 
-        A shutdown request, as JupyterLab sends, so that the kernel's exit handlers run (the
-        contact-center API that notebook 09 starts stops with its kernel); killed if it has not
-        exited after SHUTDOWN_SECONDS. Through a blocking client of our own: nbclient's event loop
-        may hold tasks an interrupt left behind, and must not be run again."""
+        jupyter_client's escalation, as nbclient does it: a shutdown request, so that the kernel's
+        exit handlers run; SIGTERM after SHUTDOWN_GRACE seconds, SIGKILL after as many again.
+        Through a blocking client and the process itself: nbclient's event loop may hold tasks an
+        interrupt left behind, and must not be run again."""
         process = getattr(self.manager.provisioner, "process", None)
         try:
+            if self._client is not None:
+                self._client.stop_channels()
             if process is not None and process.poll() is None:
-                if self._client is not None:
-                    self._client.stop_channels()
                 control = self.manager.blocking_client()
                 control.start_channels(shell=False, iopub=False, stdin=False, hb=False, control=True)
                 try:
                     control.shutdown()
-                    process.wait(timeout=SHUTDOWN_SECONDS)
+                    for ask in (None, process.terminate, process.kill):
+                        if ask is not None:
+                            ask()
+                        with contextlib.suppress(subprocess.TimeoutExpired):
+                            process.wait(timeout=SHUTDOWN_GRACE)
+                            break
                 finally:
                     control.stop_channels()
-        except Exception:  # noqa: BLE001 - whatever went wrong, the kill below ends it
-            pass
         finally:
             if process is not None and process.poll() is None:
                 process.kill()
-                process.wait(timeout=SHUTDOWN_SECONDS)
+                process.wait()
             self.manager.cleanup_connection_file()
             self._log.close()
