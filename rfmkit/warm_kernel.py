@@ -46,11 +46,13 @@ def imported_modules(notebook: Path) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def worker_modules(notebook: Path) -> list[str]:
-    """What the notebook's joblib worker processes import, from its metadata
-    (`"rfmkit": {"warm_workers": [...]}`), for notebooks whose searches run on every core."""
+def declared_modules(notebook: Path, key: str) -> list[str]:
+    """Modules the notebook's metadata lists under `"rfmkit": {key: [...]}`:
+    `warm_modules`, what rfmkit imports only when a function needs it (MLflow, skops,
+    pymc-marketing: seconds each), and `warm_workers`, what joblib's worker processes import
+    for notebooks whose searches run on every core."""
     metadata = json.loads(notebook.read_text()).get("metadata", {}).get("rfmkit", {})
-    return [str(name) for name in metadata.get("warm_workers", [])]
+    return [str(name) for name in metadata.get(key, [])]
 
 
 def warm_up_code(modules: list[str], workers: list[str] | None = None) -> str:
@@ -101,7 +103,8 @@ class WarmKernel:
             self._client = self.manager.blocking_client()
             self._client.start_channels()
             # queued now, run as soon as the kernel is up; nbclient's first request waits for it
-            self._client.execute(warm_up_code(imported_modules(notebook), worker_modules(notebook)),
+            modules = imported_modules(notebook) + declared_modules(notebook, "warm_modules")
+            self._client.execute(warm_up_code(modules, declared_modules(notebook, "warm_workers")),
                                  silent=True, store_history=False)
         except BaseException:
             self.stop()

@@ -280,18 +280,20 @@ def test_a_failing_notebook_stops_the_kernel_already_started_for_the_next(tmp_pa
 
 
 @pytest.mark.slow
-def test_worker_processes_declared_in_the_metadata_start_with_their_modules(tmp_path):
-    """A notebook's `rfmkit.warm_workers` are imported in joblib's worker pool before the
-    notebook runs; its n_jobs=-1 calls reuse that pool."""
+def test_modules_and_worker_processes_declared_in_the_metadata_are_warmed(tmp_path):
+    """A notebook's `rfmkit.warm_modules` are imported in its kernel, and its `warm_workers` in
+    joblib's worker pool, before the notebook runs; its n_jobs=-1 calls reuse that pool."""
     books = tmp_path / "notebooks"
     books.mkdir()
     _book(books, "00_first.ipynb", "x = 1")
     path = _book(books, "01_parallel.ipynb",
                  "import sys\nfrom joblib import Parallel, delayed\n"
-                 "print(Parallel(n_jobs=-1)(delayed(lambda: 'wave' in sys.modules)() for _ in range(4)))")
+                 "print(Parallel(n_jobs=-1)(delayed(lambda: 'wave' in sys.modules)() for _ in range(4)))",
+                 "print('colorsys' in sys.modules)")
     book = nbformat.read(path, as_version=4)
-    book.metadata["rfmkit"] = {"warm_workers": ["wave"]}
+    book.metadata["rfmkit"] = {"warm_workers": ["wave"], "warm_modules": ["colorsys"]}
     nbformat.write(book, path)
     runner.run(run_dir=tmp_path / "run", notebooks_dir=books, progress=False)
     ran = nbformat.read(tmp_path / "run" / "notebooks" / "01_parallel.ipynb", as_version=4)
-    assert ran.cells[-1].outputs[0]["text"] == "[True, True, True, True]\n"
+    assert ran.cells[-2].outputs[0]["text"] == "[True, True, True, True]\n"
+    assert ran.cells[-1].outputs[0]["text"] == "True\n"  # a module rfmkit would import lazily
