@@ -171,6 +171,38 @@ def test_windows_resampled_from_the_same_population_are_not_flagged(population):
     assert sum(flagged) == 0
 
 
+def test_the_ks_test_and_wasserstein_distance_agree_exactly_with_scipys():
+    from scipy import stats
+
+    from rfmkit.monitoring.drift import ks_p_value, ks_statistic_and_wasserstein
+
+    rng = np.random.default_rng(3)
+    samples = [(rng.normal(size=3750), rng.normal(0.2, 1.1, size=500)),     # continuous
+               (rng.poisson(3, 3000).astype(float), rng.poisson(3.4, 400).astype(float)),  # ties
+               (rng.gamma(2, 5, 1000), rng.gamma(2, 5, 1000)),              # same sizes
+               (np.r_[np.zeros(900), np.ones(100)], np.r_[np.zeros(150), np.ones(350)])]  # D near 1
+    for reference, current in samples:
+        statistic, wasserstein = ks_statistic_and_wasserstein(np.sort(reference), np.sort(current))
+        expected = stats.ks_2samp(reference, current, method="asymp")
+        assert statistic == float(expected.statistic)
+        assert ks_p_value(statistic, len(reference), len(current)) == float(expected.pvalue)
+        assert wasserstein == float(stats.wasserstein_distance(reference, current))
+
+
+def test_counting_drifted_windows_gives_what_the_full_comparison_gives(population):
+    reference, fresh, kinds = population
+    profile, rng = Profile(reference, kinds), np.random.default_rng(5)
+    answers = []
+    for shift in (0.0, 0.15, 0.3, 0.6):  # from no drift to drift in every window
+        for _ in range(15):
+            window = fresh.iloc[rng.choice(len(fresh), 400, replace=False)].copy()
+            window["minutes"] += shift * reference["minutes"].std()
+            window.loc[window.index[:int(shift * 200)], "plan"] = "max"
+            answers.append((profile.drifts(window), profile.compare(window).drift))
+    assert [fast for fast, _ in answers] == [full for _, full in answers]
+    assert 0 < sum(full for _, full in answers) < len(answers)  # both answers occur
+
+
 def test_a_window_too_small_to_judge_is_refused_not_flagged(population):
     reference, fresh, kinds = population
     shifted = fresh.head(50).assign(minutes=lambda f: f["minutes"] * 10)

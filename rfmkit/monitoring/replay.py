@@ -166,7 +166,7 @@ def false_alarm_rate(reference, holdout: pd.DataFrame, model, settings: DriftSet
 
 def _count_drifted(profile: Profile, rows: pd.DataFrame, picks: list[np.ndarray],
                    settings: DriftSettings) -> int:
-    return sum(profile.compare(rows.iloc[pick], settings).drift for pick in picks)
+    return sum(profile.drifts(rows.iloc[pick], settings) for pick in picks)
 
 
 def false_alarm_text(table: pd.DataFrame, rows: int) -> str:
