@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import json
+import queue
 import subprocess
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 SHUTDOWN_GRACE = 2.5  # seconds before the next step: jupyter_client's shutdown_wait_time / 2
+WARM_UP_PATIENCE = 600.0  # seconds without an answer before papermill gets the kernel anyway
 
 
 def imported_modules(notebook: Path) -> list[str]:
@@ -55,6 +57,33 @@ def declared_modules(notebook: Path, key: str) -> list[str]:
     return [str(name) for name in metadata.get(key, [])]
 
 
+# Inside the warm-up function: a kernel asked to shut down first stops joblib's worker pool and
+# the resource trackers (multiprocessing's and loky's). Both trackers ignore SIGTERM, and ipykernel
+# terminates its children with SIGTERM and growing pauses (0.01 ... 3 s) before it replies, so a
+# notebook that ran a search kept its kernel alive until jupyter_client's own SIGTERM, 2.5 s later.
+# Closing a tracker's pipe is how it stops (what the trackers' own `_stop` does).
+RELEASE_HELPERS_AT_SHUTDOWN = (
+    "    def release_helpers():\n"
+    "        import sys\n"
+    "        pool = getattr(sys.modules.get('joblib.externals.loky.reusable_executor'), '_executor', None)\n"
+    "        if pool is not None:\n"
+    "            pool.shutdown(wait=True, kill_workers=True)\n"
+    "        for name in ('joblib.externals.loky.backend.resource_tracker', 'multiprocessing.resource_tracker'):\n"
+    "            tracker = getattr(sys.modules.get(name), '_resource_tracker', None)\n"
+    "            if getattr(tracker, '_stop', None) is not None:\n"
+    "                tracker._stop()\n"
+    "    kernel = getattr(get_ipython(), 'kernel', None)\n"
+    "    if kernel is not None:\n"
+    "        shutdown = kernel.do_shutdown\n"
+    "        def do_shutdown(restart):\n"
+    "            try:\n"
+    "                release_helpers()\n"
+    "            except Exception:  # never in the way of the shutdown itself\n"
+    "                pass\n"
+    "            return shutdown(restart)\n"
+    "        kernel.do_shutdown = do_shutdown\n")
+
+
 def warm_up_code(modules: list[str], workers: list[str] | None = None) -> str:
     """Imports `modules` through importlib inside a function, leaving no names behind. With
     `workers`, also starts joblib's worker processes (the pool a notebook's `n_jobs=-1` calls
@@ -78,6 +107,7 @@ def warm_up_code(modules: list[str], workers: list[str] | None = None) -> str:
         "                importlib.import_module(name)\n"
         "            time.sleep(0.5)  # hold this worker so that the next task goes to another\n"
         "        Parallel(n_jobs=-1)(delayed(prepare)(workers) for _ in range(os.cpu_count() or 1))\n"
+        + RELEASE_HELPERS_AT_SHUTDOWN +
         "try:\n"
         f"    __rfmkit_warm_up({modules!r}, {list(workers or [])!r})\n"
         "finally:\n"
@@ -104,14 +134,28 @@ class WarmKernel:
             self._client.start_channels()
             # queued now, run as soon as the kernel is up; nbclient's first request waits for it
             modules = imported_modules(notebook) + declared_modules(notebook, "warm_modules")
-            self._client.execute(warm_up_code(modules, declared_modules(notebook, "warm_workers")),
-                                 silent=True, store_history=False)
+            self._warm_up = self._client.execute(
+                warm_up_code(modules, declared_modules(notebook, "warm_workers")),
+                silent=True, store_history=False)
         except BaseException:
             self.stop()
             raise
 
     def hand_over(self) -> AsyncKernelManager:
-        """The kernel manager for papermill's `km`; our client lets go of the kernel."""
+        """The kernel manager for papermill's `km`, once the warm-up has run; our client lets go
+        of the kernel. Waiting costs nothing (the notebook's first cell would queue behind the
+        warm-up), and a client closed earlier can drop the warm-up while the kernel is still
+        starting."""
+        process = self.manager.provisioner.process
+        waited = 0.0
+        while process.poll() is None and waited < WARM_UP_PATIENCE:
+            try:
+                reply = self._client.get_shell_msg(timeout=1.0)
+            except queue.Empty:
+                waited += 1.0
+                continue
+            if reply["parent_header"].get("msg_id") == self._warm_up:
+                break
         self._client.stop_channels()
         self._client = None
         return self.manager

@@ -297,3 +297,37 @@ def test_modules_and_worker_processes_declared_in_the_metadata_are_warmed(tmp_pa
     ran = nbformat.read(tmp_path / "run" / "notebooks" / "01_parallel.ipynb", as_version=4)
     assert ran.cells[-2].outputs[0]["text"] == "[True, True, True, True]\n"
     assert ran.cells[-1].outputs[0]["text"] == "True\n"  # a module rfmkit would import lazily
+
+
+@pytest.mark.slow
+def test_a_kernel_asked_to_shut_down_stops_its_worker_pool_and_resource_trackers_first(tmp_path):
+    """ipykernel answers a shutdown request by sending SIGTERM to its children, which the
+    resource trackers ignore, for 14 s before SIGKILL. A warm kernel stops joblib's pool and the
+    trackers first, so each tracker ends its own way: a shared-memory block the notebook leaked is
+    removed (a killed tracker leaves it in /dev/shm)."""
+    from rfmkit.warm_kernel import WarmKernel
+
+    if not Path("/dev/shm").is_dir():
+        pytest.skip("no /dev/shm on this system: shared memory is not a file to look for")
+    kernel = WarmKernel(_book(tmp_path, "00_x.ipynb", "x = 1"), kernel_name="python3", cwd=tmp_path,
+                        kernel_log=tmp_path / "kernel.log")
+    try:
+        manager = kernel.hand_over()
+        client, printed = manager.blocking_client(), []
+        client.start_channels()
+        client.execute_interactive(
+            "from joblib import Parallel, delayed\n"
+            "assert Parallel(n_jobs=2)(delayed(abs)(i) for i in (-1, -2)) == [1, 2]\n"
+            "from multiprocessing import shared_memory\n"
+            "block = shared_memory.SharedMemory(create=True, size=64)\n"
+            "block.close()\n"
+            "print(block.name)",
+            timeout=300, output_hook=lambda msg: printed.append(msg["content"].get("text", "")))
+        leaked = Path("/dev/shm") / "".join(printed).strip().lstrip("/")
+        assert leaked.exists(), printed
+        client.shutdown()
+        client.stop_channels()
+        assert manager.provisioner.process.wait(timeout=600) == 0  # a hang guard, not a speed limit
+        assert not leaked.exists()
+    finally:
+        kernel.stop()
