@@ -44,6 +44,17 @@ def test_k_selection_recovers_known_clusters():
     assert set(choices["best k"]) == {4}  # every criterion, the elbow included, finds the four
 
 
+def test_silhouettes_in_small_blocks_equal_scikit_learns_defaults():
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    points, _ = blobs(n_per=1500)  # 6,000 points: the 5,000-point sample spans many blocks
+    metrics = selection.evaluate_k(points, range(2, 6), seed=3)
+    for k, silhouette in zip(metrics["k"], metrics["silhouette"], strict=True):
+        labels = KMeans(n_clusters=k, init="k-means++", n_init=4, random_state=3).fit(points).labels_
+        assert silhouette == float(silhouette_score(points, labels, sample_size=5000, random_state=3))
+
+
 def test_fit_is_deterministic_and_recovers_membership():
     from sklearn.metrics import adjusted_rand_score
 

@@ -16,6 +16,10 @@ import pandas as pd
 
 SILHOUETTE_SAMPLE = 5_000
 FIT_SAMPLE = 100_000
+# scikit-learn computes the silhouette's distances in blocks of its `working_memory` (1 GB by
+# default: the whole 5,000 x 5,000 matrix at once, 200 MB of fresh pages every k). Blocks of 64 MB
+# give the same values (tested) and halved the time of the silhouettes in notebook 03 (4-5 s to 2-3 s).
+SILHOUETTE_WORKING_MB = 64
 
 
 def evaluate_k(standardised: np.ndarray, ks: Iterable[int] = range(2, 11), *, seed: int = 42,
@@ -23,6 +27,7 @@ def evaluate_k(standardised: np.ndarray, ks: Iterable[int] = range(2, 11), *, se
                silhouette_sample: int = SILHOUETTE_SAMPLE,
                progress: Callable[[str], None] | None = None) -> pd.DataFrame:
     """One row per k: inertia, silhouette, calinski_harabasz, davies_bouldin."""
+    import sklearn
     from sklearn.cluster import KMeans
     from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
@@ -37,11 +42,13 @@ def evaluate_k(standardised: np.ndarray, ks: Iterable[int] = range(2, 11), *, se
     for k in ks:
         model = KMeans(n_clusters=k, init="k-means++", n_init=n_init, random_state=seed).fit(data)
         labels = model.labels_
+        with sklearn.config_context(working_memory=SILHOUETTE_WORKING_MB):
+            silhouette = silhouette_score(data, labels, sample_size=min(silhouette_sample, len(data)),
+                                          random_state=seed)
         rows.append({
             "k": k,
             "inertia": float(model.inertia_),
-            "silhouette": float(silhouette_score(data, labels, sample_size=min(silhouette_sample,
-                                                 len(data)), random_state=seed)),
+            "silhouette": float(silhouette),
             "calinski_harabasz": float(calinski_harabasz_score(data, labels)),
             "davies_bouldin": float(davies_bouldin_score(data, labels)),
         })
