@@ -247,7 +247,10 @@ def test_the_next_kernel_starts_and_imports_while_the_current_notebook_runs(tmp_
     _book(books, "00_first.ipynb",
           f"import time\ntime.sleep(3)\nopen({str(marks)!r} + '-00', 'w').write(repr(time.time()))",
           f"import atexit, os\natexit.register(lambda: open({str(marks)!r} + '-exit', 'w').write('ran'))\n"
-          f"open({str(marks)!r} + '-pid', 'w').write(str(os.getpid()))")
+          f"open({str(marks)!r} + '-pid', 'w').write(str(os.getpid()))",
+          # an object left in the namespace is finalised at exit (a warehouse connection closes)
+          f"class Finalised:\n    def __del__(self):\n        open({str(marks)!r} + '-del', 'w').write('ran')\n"
+          "left = Finalised()")
     _book(books, "01_second.ipynb",
           "import sys, psutil\n"
           f"open({str(marks)!r} + '-01', 'w').write(repr(psutil.Process().create_time()))\n"
@@ -262,6 +265,7 @@ def test_the_next_kernel_starts_and_imports_while_the_current_notebook_runs(tmp_
     assert [c.execution_count for c in second.cells] == [1, 2, 3, 4, 5]  # with papermill's injected cell
     assert second.cells[-2].outputs[0]["text"] == "wave\n"
     assert Path(f"{marks}-exit").read_text() == "ran"  # shut down as JupyterLab does: exit handlers ran
+    assert Path(f"{marks}-del").read_text() == "ran"
     assert not [p for p in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
 
 
