@@ -154,7 +154,7 @@ def false_alarm_rate(reference, holdout: pd.DataFrame, model, settings: DriftSet
         if PREDICTION in kinds:  # scored once per shift; windows are resamples of these rows
             shifted[PREDICTION] = model.predict(shifted[model.columns])[PREDICTION].to_numpy()
         # windows drawn in order from one generator (the same windows whatever the cores), then
-        # judged in parallel: a judgement is pure NumPy/SciPy, 40 ms each, hundreds of them
+        # judged in parallel: a judgement is pure NumPy/SciPy, 10-20 ms each, hundreds of them
         picks = [rng.choice(len(shifted), size=rows, replace=rows > len(shifted)) for _ in range(count)]
         batches = [picks[i::WORKERS] for i in range(WORKERS)]
         flagged = sum(Parallel(n_jobs=WORKERS)(delayed(_count_drifted)(profile, shifted, batch, settings)
