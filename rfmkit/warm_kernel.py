@@ -57,31 +57,36 @@ def declared_modules(notebook: Path, key: str) -> list[str]:
     return [str(name) for name in metadata.get(key, [])]
 
 
-# Inside the warm-up function: a kernel asked to shut down first stops joblib's worker pool and
-# the resource trackers (multiprocessing's and loky's). Both trackers ignore SIGTERM, and ipykernel
-# terminates its children with SIGTERM and growing pauses (0.01 ... 3 s) before it replies, so a
-# notebook that ran a search kept its kernel alive until jupyter_client's own SIGTERM, 2.5 s later.
-# Closing a tracker's pipe is how it stops (what the trackers' own `_stop` does).
+# Inside the warm-up function: a kernel asked to shut down first stops joblib's worker pool, and
+# leaves the resource trackers (multiprocessing's and loky's) out of the children it terminates.
+# ipykernel sends its children SIGTERM with growing pauses (0.01 ... 3 s) before it replies, and
+# the trackers ignore SIGTERM, so a notebook that ran a search kept its kernel alive until
+# jupyter_client's own SIGTERM 2.5 s later; the trackers were then killed with it and joblib's
+# memmapping folders stayed in /dev/shm. Left alone, a tracker sees the kernel's exit handlers
+# unregister those folders, then the end of its pipe when the kernel exits, and ends by itself.
 RELEASE_HELPERS_AT_SHUTDOWN = (
-    "    def release_helpers():\n"
-    "        import sys\n"
-    "        pool = getattr(sys.modules.get('joblib.externals.loky.reusable_executor'), '_executor', None)\n"
-    "        if pool is not None:\n"
-    "            pool.shutdown(wait=True, kill_workers=True)\n"
-    "        for name in ('joblib.externals.loky.backend.resource_tracker', 'multiprocessing.resource_tracker'):\n"
-    "            tracker = getattr(sys.modules.get(name), '_resource_tracker', None)\n"
-    "            if getattr(tracker, '_stop', None) is not None:\n"
-    "                tracker._stop()\n"
     "    kernel = getattr(get_ipython(), 'kernel', None)\n"
-    "    if kernel is not None:\n"
-    "        shutdown = kernel.do_shutdown\n"
+    "    if kernel is not None and hasattr(kernel, '_process_children'):\n"
+    "        shutdown, children = kernel.do_shutdown, kernel._process_children\n"
+    "        def trackers():\n"
+    "            import sys\n"
+    "            found = set()\n"
+    "            for name in ('joblib.externals.loky.backend.resource_tracker', 'multiprocessing.resource_tracker'):\n"
+    "                found.add(getattr(getattr(sys.modules.get(name), '_resource_tracker', None), '_pid', None))\n"
+    "            return found - {None}\n"
+    "        def children_but_trackers():\n"
+    "            leave = trackers()\n"
+    "            return [child for child in children() if child.pid not in leave]\n"
     "        def do_shutdown(restart):\n"
+    "            import sys\n"
     "            try:\n"
-    "                release_helpers()\n"
+    "                pool = getattr(sys.modules.get('joblib.externals.loky.reusable_executor'), '_executor', None)\n"
+    "                if pool is not None:\n"
+    "                    pool.shutdown(wait=True, kill_workers=True)\n"
     "            except Exception:  # never in the way of the shutdown itself\n"
     "                pass\n"
     "            return shutdown(restart)\n"
-    "        kernel.do_shutdown = do_shutdown\n")
+    "        kernel.do_shutdown, kernel._process_children = do_shutdown, children_but_trackers\n")
 
 # Also inside it: the kernel's last exit handler. The notebook's own handlers (registered later,
 # so they run earlier) and IPython's (clearing the namespace, so that every object's finaliser

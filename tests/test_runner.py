@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -304,11 +305,11 @@ def test_modules_and_worker_processes_declared_in_the_metadata_are_warmed(tmp_pa
 
 
 @pytest.mark.slow
-def test_a_kernel_asked_to_shut_down_stops_its_worker_pool_and_resource_trackers_first(tmp_path):
+def test_a_kernel_asked_to_shut_down_lets_its_resource_trackers_end_their_own_way(tmp_path):
     """ipykernel answers a shutdown request by sending SIGTERM to its children, which the
-    resource trackers ignore, for 14 s before SIGKILL. A warm kernel stops joblib's pool and the
-    trackers first, so each tracker ends its own way: a shared-memory block the notebook leaked is
-    removed (a killed tracker leaves it in /dev/shm)."""
+    resource trackers ignore, for 14 s before SIGKILL. A warm kernel stops joblib's pool and leaves
+    the trackers out, so each ends its own way once the kernel has exited: a shared-memory block the
+    notebook leaked is removed (a killed tracker leaves it in /dev/shm), and so are joblib's folders."""
     from rfmkit.warm_kernel import WarmKernel
 
     if not Path("/dev/shm").is_dir():
@@ -320,18 +321,28 @@ def test_a_kernel_asked_to_shut_down_stops_its_worker_pool_and_resource_trackers
         client, printed = manager.blocking_client(), []
         client.start_channels()
         client.execute_interactive(
+            "import os, numpy as np\n"
             "from joblib import Parallel, delayed\n"
-            "assert Parallel(n_jobs=2)(delayed(abs)(i) for i in (-1, -2)) == [1, 2]\n"
+            "big = np.ones((2000, 200))  # over joblib's 1 MB threshold: shared through /dev/shm\n"
+            "assert Parallel(n_jobs=2)(delayed(np.sum)(big) for _ in range(2)) == [400000.0] * 2\n"
+            "print(os.getpid())\n"
             "from multiprocessing import shared_memory\n"
             "block = shared_memory.SharedMemory(create=True, size=64)\n"
             "block.close()\n"
             "print(block.name)",
             timeout=300, output_hook=lambda msg: printed.append(msg["content"].get("text", "")))
-        leaked = Path("/dev/shm") / "".join(printed).strip().lstrip("/")
+        pid, name = "".join(printed).split()
+        leaked = Path("/dev/shm") / name.lstrip("/")
         assert leaked.exists(), printed
         client.shutdown()
         client.stop_channels()
         assert manager.provisioner.process.wait(timeout=600) == 0  # a hang guard, not a speed limit
+        for _ in range(600):  # the trackers end once they see the kernel gone (a hang guard)
+            if not leaked.exists() and not list(Path("/dev/shm").glob(f"joblib_memmapping_folder_{pid}_*")):
+                break
+            time.sleep(0.1)
         assert not leaked.exists()
+        assert not list(Path("/dev/shm").glob(f"joblib_memmapping_folder_{pid}_*"))
+        assert "leaked folder" not in (tmp_path / "kernel.log").read_text()
     finally:
         kernel.stop()
