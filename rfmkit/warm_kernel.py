@@ -67,11 +67,11 @@ def declared_modules(notebook: Path, key: str) -> list[str]:
 # memmapping folders stayed in /dev/shm. Left alone, a tracker sees the kernel's exit handlers
 # unregister those folders, then the end of its pipe when the kernel exits, and ends by itself.
 SHUTDOWN_LEAVING_TRACKERS = (
+    "    import os, sys\n"
     "    kernel = getattr(get_ipython(), 'kernel', None)\n"
     "    if kernel is not None and hasattr(kernel, '_process_children'):\n"
     "        shutdown, children = kernel.do_shutdown, kernel._process_children\n"
     "        def trackers():\n"
-    "            import sys\n"
     "            found = set()\n"
     "            for name in ('joblib.externals.loky.backend.resource_tracker', 'multiprocessing.resource_tracker'):\n"
     "                found.add(getattr(getattr(sys.modules.get(name), '_resource_tracker', None), '_pid', None))\n"
@@ -80,7 +80,6 @@ SHUTDOWN_LEAVING_TRACKERS = (
     "            leave = trackers()\n"
     "            return [child for child in children() if child.pid not in leave]\n"
     "        def do_shutdown(restart):\n"
-    "            import sys\n"
     "            try:\n"
     "                pool = getattr(sys.modules.get('joblib.externals.loky.reusable_executor'), '_executor', None)\n"
     "                if pool is not None:\n"
@@ -98,7 +97,6 @@ SHUTDOWN_LEAVING_TRACKERS = (
 EXIT_WITHOUT_TEARDOWN = (
     "    import atexit\n"
     "    def exit_without_teardown():\n"
-    "        import os, sys\n"
     "        shell = get_ipython()\n"
     "        if shell is not None:\n"
     "            shell.atexit_operations()\n"

@@ -110,7 +110,9 @@ def batch_run(request):
     import subprocess
     from types import SimpleNamespace
 
-    started = request.config.stash.get(BATCH_KEY, None) or request.config.stash.setdefault(BATCH_KEY, _start_batch())
+    started = request.config.stash.get(BATCH_KEY, None)
+    if started is None:  # not started at collection (a fixture requested some other way)
+        started = request.config.stash[BATCH_KEY] = _start_batch()
     returncode = started["process"].wait(timeout=3600)  # a hang guard, not a speed limit
     output = []
     for handle in (started["out"], started["err"]):
