@@ -132,6 +132,47 @@ def test_cdnow_holdout_check_and_figures(cdnow, tmp_path):
     assert validation.against_truth(fitted, tmp_path) is None  # real data: no truth
 
 
+def _at(kind: str, params: dict, frame: pd.DataFrame) -> models.Fitted:
+    """A purchase model set to `params` without fitting (pymc-marketing's object, its posterior
+    one point), so the library's own expectations and sampler can be asked."""
+    import arviz
+    import xarray
+
+    label, class_name, names = models.PURCHASE_MODELS[kind]
+    model = getattr(models._clv(), class_name)(
+        data=frame[["customer_id", "frequency", "recency", "T"]], model_config=models._flat(names))
+    model.build_model()
+    model.idata = arviz.InferenceData(posterior=xarray.Dataset(
+        {name: (("chain", "draw"), [[value]]) for name, value in params.items()}))
+    return models.Fitted(label, model, params, len(frame), 0.0, kind)
+
+
+@pytest.mark.parametrize("kind, params", [
+    ("bgnbd", literature.PUBLISHED["BG/NBD"][0]),
+    ("mbgnbd", {"r": 0.54, "alpha": 6.63, "a": 0.70, "b": 1.31}),
+    ("pnbd", literature.PUBLISHED["Pareto/NBD"][0])])
+def test_simulated_repeat_purchases_follow_the_model(cdnow, kind, params):
+    """The vectorised simulation against pymc-marketing: its mean is the library's closed-form
+    expectation for new customers of the same ages, and its distribution is that of the library's
+    own (one purchase at a time) sampler. Swapping the BG/NBD and MBG/NBD dropout rules fails."""
+    _, frame, _, _ = cdnow
+    fitted = _at(kind, params, frame)
+    ours = models.simulate_frequency(fitted, frame, seed=1, samples=200)
+    assert ours.shape == (200, len(frame))
+    grid = frame[["customer_id"]].assign(t=frame["T"].to_numpy(dtype=float))
+    expected = models.expected_new_customer(fitted, grid).mean()
+    assert abs(ours.mean() - expected) < 4 * ours.std() / np.sqrt(ours.size)
+    theirs = fitted.model.distribution_new_customer(
+        data=frame[["customer_id", "T"]], T=frame["T"], random_seed=2,
+        var_names=["recency_frequency"], n_samples=5)["recency_frequency"]
+    theirs = np.asarray(theirs.sel(obs_var="frequency") if "obs_var" in theirs.dims
+                        else theirs[..., 1]).ravel()
+    for purchases in range(4):
+        ours_share, theirs_share = (ours == purchases).mean(), (theirs == purchases).mean()
+        spread = np.sqrt(theirs_share * (1 - theirs_share) * (1 / ours.size + 1 / theirs.size))
+        assert abs(ours_share - theirs_share) < 4 * spread, purchases
+
+
 def test_an_empty_holdout_is_refused(cdnow):
     warehouse, frame, fitted, _ = cdnow
     with pytest.raises(ClvDataError, match="no customer bought in the hold-out"):

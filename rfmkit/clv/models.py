@@ -49,9 +49,10 @@ class Fitted:
     compiled function of its own, seconds that scoring does not need to spend)."""
 
     def __init__(self, label: str, model, params: dict[str, float], customers: int,
-                 seconds: float):
+                 seconds: float, kind: str = ""):
         self.label, self.model, self.params = label, model, params
         self.customers, self.seconds = customers, seconds
+        self.kind = kind  # a PURCHASE_MODELS key for the purchase models
 
     def __repr__(self) -> str:
         return f"Fitted({self.label}, {self.params}, customers={self.customers:,})"
@@ -85,7 +86,7 @@ class Fitted:
         return pd.DataFrame({"estimate": self.params, "standard_error": self.standard_errors})
 
 
-def _fit(model, data: pd.DataFrame, names: tuple[str, ...], label: str) -> Fitted:
+def _fit(model, data: pd.DataFrame, names: tuple[str, ...], label: str, kind: str = "") -> Fitted:
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PyMC warns that MAP on flat priors is plain MLE
@@ -93,7 +94,7 @@ def _fit(model, data: pd.DataFrame, names: tuple[str, ...], label: str) -> Fitte
     seconds = time.perf_counter() - started
     posterior = model.idata.posterior
     params = {n: float(posterior[n].values.ravel()[0]) for n in names}
-    return Fitted(label, model, params, len(data), seconds)
+    return Fitted(label, model, params, len(data), seconds, kind)
 
 
 def _point(pm_model, params: dict[str, float]) -> dict[str, np.ndarray]:
@@ -142,7 +143,7 @@ def fit_purchases(summary: pd.DataFrame, model: str = "mbgnbd") -> Fitted:
                             "rate and dropout cannot be told apart; use a later calibration end")
     label, class_name, names = PURCHASE_MODELS[model]
     estimator = getattr(_clv(), class_name)(model_config=_flat(names))
-    return _fit(estimator, data, names, label)
+    return _fit(estimator, data, names, label, model)
 
 
 def spend_data(summary: pd.DataFrame) -> pd.DataFrame:
@@ -225,17 +226,33 @@ def expected_new_customer(fitted: Fitted, grid: pd.DataFrame) -> np.ndarray:
 
 def simulate_frequency(fitted: Fitted, summary: pd.DataFrame, *, seed: int, samples: int
                        ) -> np.ndarray:
-    """Repeat purchases the fitted model simulates for customers of each summary row's age T,
-    `samples` draws each (draw × customer)."""
-    data = summary[["customer_id", "T"]]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        simulated = fitted.model.distribution_new_customer(
-            data=data, T=data["T"], random_seed=seed, var_names=["recency_frequency"],
-            n_samples=samples)["recency_frequency"]
-    frequency = simulated.sel(obs_var="frequency") if "obs_var" in simulated.dims \
-        else simulated[..., 1]
-    return np.asarray(frequency.values, dtype=float).reshape(samples, -1)
+    """Repeat purchases the fitted model simulates for new customers of each summary row's age T,
+    `samples` draws each (draw × customer).
+
+    The processes pymc-marketing's samplers simulate, drawn whole instead of one purchase at a time
+    in Python (20 draws of 96k customers took 9 s there, about 0.1 s here). Each customer draws a
+    purchase rate λ ~ Gamma(r, α); N ~ Poisson(λT) purchases would happen if they stayed.
+    * BG/NBD: after each purchase they leave with probability p ~ Beta(a, b), so the purchase on
+      which they leave still counts: min(N, D) with D ~ Geometric(p) on 1, 2, ...
+    * MBG/NBD: they may also leave at the start: min(N, D - 1).
+    * Pareto/NBD: they leave after an exponential lifetime τ with rate μ ~ Gamma(s, β):
+      Poisson(λ · min(τ, T))."""
+    rng = np.random.default_rng(seed)
+    age = summary["T"].to_numpy(dtype=float)
+    shape = (int(samples), len(age))
+    params = fitted.params
+    rate = rng.gamma(params["r"], 1.0 / params["alpha"], size=shape)
+    if fitted.kind == "pnbd":
+        lifetime = rng.exponential(1.0 / rng.gamma(params["s"], 1.0 / params["beta"], size=shape))
+        return rng.poisson(rate * np.minimum(lifetime, age)).astype(float)
+    if fitted.kind not in ("bgnbd", "mbgnbd"):
+        raise ClvModelError(f"{fitted.label}: no simulation for this model")
+    would_buy = rng.poisson(rate * age)
+    dropout = np.clip(rng.beta(params["a"], params["b"], size=shape), np.finfo(float).tiny, 1.0)
+    with np.errstate(divide="ignore"):  # dropout 1: log1p(-1) = -inf, no purchase survives it
+        stays = np.floor(np.log1p(-rng.random(shape)) / np.log1p(-dropout))  # failures before leaving
+    purchases_until_leaving = stays + (1 if fitted.kind == "bgnbd" else 0)
+    return np.minimum(would_buy, purchases_until_leaving)
 
 
 def log_likelihood_at(fitted: Fitted, params: dict[str, float]) -> float:
