@@ -233,3 +233,11 @@ def test_clv_equals_pymc_marketing_s_own_month_by_month_sum(cdnow, rate):
     np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9)
     small_chunks = models.cumulative_purchases(purchases, frame, np.array([4.0, 52.0]), chunk=500)
     np.testing.assert_allclose(small_chunks[:, 1], models.expected_purchases(purchases, frame, 52.0))
+
+
+def test_a_background_reproduction_reports_its_error(tmp_path):
+    """Notebook 05 starts the CDNOW reproduction in a worker process; whatever goes wrong there is
+    raised where the notebook asks for the table (the whole reproduction runs in the batch test)."""
+    missing = tmp_path / "CDNOW_sample.txt"
+    with pytest.raises(Exception, match="CDNOW_sample.txt"):
+        literature.reproduce_in_background(missing, tmp_path).result(timeout=120)

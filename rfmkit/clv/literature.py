@@ -9,10 +9,12 @@ in data/external/.
 
 from __future__ import annotations
 
+import multiprocessing
 import subprocess
 import sys
 import tempfile
 import zipfile
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -93,3 +95,17 @@ def reproduce_cdnow(path: Path, run_dir: Path) -> pd.DataFrame:
         table = reproduction(summarise(scratch, CDNOW_PERIOD))
     table.to_csv(folder / REPRODUCTION_CSV, index=False)
     return table
+
+
+def reproduce_in_background(path: Path, run_dir: Path) -> Future:
+    """`reproduce_cdnow` in a worker process while the caller goes on; `.result()` is its table
+    (or raises its error).
+
+    The three fits are about 11 s of one core, mostly PyTensor building and compiling graphs, and
+    notebook 05's own fits use one core: started with the notebook, the reproduction is ready when
+    its section is reached. The worker is forked, so it starts with the pymc-marketing the kernel
+    has imported (5 s to import afresh), and it exits once the reproduction is done."""
+    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    future = executor.submit(reproduce_cdnow, path, run_dir)
+    executor.shutdown(wait=False)
+    return future
