@@ -55,6 +55,27 @@ def test_silhouettes_in_small_blocks_equal_scikit_learns_defaults():
         assert silhouette == float(silhouette_score(points, labels, sample_size=5000, random_state=3))
 
 
+def test_kmeans_on_one_thread_finds_what_every_core_finds(monkeypatch):
+    """Below threads.ONE_THREAD_BELOW rows the kit's k-means runs on one OpenMP thread: the same
+    clusters, metrics and stability as on every core (the sums differ only in rounding)."""
+    from threadpoolctl import threadpool_info
+
+    from rfmkit.segmentation import threads
+
+    with threads.kmeans_threads(1000):
+        assert {p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"} <= {1}
+    points = np.vstack([blobs(n_per=3000, seed=5)[0], np.random.default_rng(6).normal(4, 3, (4000, 3))])
+    one = (selection.evaluate_k(points, range(2, 7), seed=3), km.KMeansSegmenter(k=5, seed=3).fit(points),
+           profiles.stability(points, 5, [3, 4]))
+    monkeypatch.setattr(threads, "ONE_THREAD_BELOW", 0)
+    every = (selection.evaluate_k(points, range(2, 7), seed=3), km.KMeansSegmenter(k=5, seed=3).fit(points),
+             profiles.stability(points, 5, [3, 4]))
+    pd.testing.assert_frame_equal(one[0], every[0], rtol=1e-9)
+    np.testing.assert_allclose(one[1].centroids_, every[1].centroids_, rtol=0, atol=1e-9)
+    pd.testing.assert_frame_equal(one[1].predict(points), every[1].predict(points), rtol=1e-9)
+    pd.testing.assert_frame_equal(one[2], every[2])
+
+
 def test_fit_is_deterministic_and_recovers_membership():
     from sklearn.metrics import adjusted_rand_score
 

@@ -21,6 +21,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from rfmkit.segmentation.features import FeatureTransform
+from rfmkit.segmentation.threads import kmeans_threads
 
 MODEL_FILE = "model.json"
 ARTIFACT_NAME = "model.tar.gz"
@@ -45,8 +46,9 @@ class KMeansSegmenter(ClusterMixin, BaseEstimator):
         from sklearn.cluster import KMeans
 
         check_k(self.k, len(standardised))
-        model = KMeans(n_clusters=self.k, init="k-means++", n_init=self.n_init,
-                       random_state=self.seed).fit(standardised)
+        with kmeans_threads(len(standardised)):
+            model = KMeans(n_clusters=self.k, init="k-means++", n_init=self.n_init,
+                           random_state=self.seed).fit(standardised)
         self.set_centroids(model.cluster_centers_, standardised)
         self.inertia_, self.n_iter_ = float(model.inertia_), int(model.n_iter_)
         self.trained_with_, self.info_ = "scikit-learn", {}

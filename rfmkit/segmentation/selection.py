@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from rfmkit.segmentation.threads import kmeans_threads
+
 SILHOUETTE_SAMPLE = 5_000
 FIT_SAMPLE = 100_000
 # scikit-learn computes the silhouette's distances in blocks of its `working_memory` (1 GB by
@@ -40,7 +42,8 @@ def evaluate_k(standardised: np.ndarray, ks: Iterable[int] = range(2, 11), *, se
         raise ValueError("no usable k: k must be at least 2 and below the number of customers")
     rows = []
     for k in ks:
-        model = KMeans(n_clusters=k, init="k-means++", n_init=n_init, random_state=seed).fit(data)
+        with kmeans_threads(len(data)):
+            model = KMeans(n_clusters=k, init="k-means++", n_init=n_init, random_state=seed).fit(data)
         labels = model.labels_
         with sklearn.config_context(working_memory=SILHOUETTE_WORKING_MB):
             silhouette = silhouette_score(data, labels, sample_size=min(silhouette_sample, len(data)),
