@@ -235,9 +235,17 @@ def test_clv_equals_pymc_marketing_s_own_month_by_month_sum(cdnow, rate):
     np.testing.assert_allclose(small_chunks[:, 1], models.expected_purchases(purchases, frame, 52.0))
 
 
-def test_a_background_reproduction_reports_its_error(tmp_path):
-    """Notebook 05 starts the CDNOW reproduction in a worker process; whatever goes wrong there is
-    raised where the notebook asks for the table (the whole reproduction runs in the batch test)."""
+@pytest.mark.parametrize("methods", [["fork", "spawn", "forkserver"], ["spawn"]])
+def test_a_background_reproduction_reports_its_error(tmp_path, monkeypatch, methods):
+    """Notebook 05 starts the CDNOW reproduction in a worker process (forked, or spawned where the
+    platform cannot fork); whatever goes wrong there is raised where the notebook asks for the table
+    (the whole reproduction runs in the batch test)."""
+    import multiprocessing
+
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: methods)
+    used, get_context = [], multiprocessing.get_context
+    monkeypatch.setattr(multiprocessing, "get_context", lambda method: used.append(method) or get_context(method))
     missing = tmp_path / "CDNOW_sample.txt"
     with pytest.raises(Exception, match="CDNOW_sample.txt"):
         literature.reproduce_in_background(missing, tmp_path).result(timeout=120)
+    assert used == [methods[0]]

@@ -103,9 +103,11 @@ def reproduce_in_background(path: Path, run_dir: Path) -> Future:
 
     The three fits are about 11 s of one core, mostly PyTensor building and compiling graphs, and
     notebook 05's own fits use one core: started with the notebook, the reproduction is ready when
-    its section is reached. The worker is forked, so it starts with the pymc-marketing the kernel
-    has imported (5 s to import afresh), and it exits once the reproduction is done."""
-    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    its section is reached. The worker is forked where the platform can (Linux, macOS), so it starts
+    with the pymc-marketing the kernel has imported (5 s to import afresh); elsewhere it is spawned.
+    It exits once the reproduction is done."""
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context(method))
     future = executor.submit(reproduce_cdnow, path, run_dir)
     executor.shutdown(wait=False)
     return future
