@@ -343,3 +343,74 @@ def test_threshold_is_chosen_out_of_fold_on_calibrated_probabilities_and_reporte
     assert set(table["model"]) == set(training.MODELS)
     assert table[["holdout_roc_auc", "holdout_pr_auc", "cv_auc_se"]].notna().all().all()
     assert outcome.choice and outcome.metadata()["threshold_source"] == result.threshold_source
+
+
+def small_contact_center(rows: int = 1500):
+    """The shipped contact-center data, its first `rows` rows: enough for both classes in every fold."""
+    from rfmkit.churn.datasets import ChurnData
+
+    data = contact_center()
+    return ChurnData(data.name, data.features.head(rows).copy(), data.label.head(rows).copy(),
+                     data.ids.head(rows).copy(), dict(data.kinds), data.positive_label)
+
+
+def test_platt_scaling_built_around_a_fitted_model_is_what_calibrated_classifier_cv_fits():
+    """training.platt_scaled builds CalibratedClassifierCV(sigmoid, ensemble=False) by hand, so that
+    the model is not fitted again: given the out-of-fold decisions scikit-learn computes inside,
+    it must predict exactly what scikit-learn's own fit does (this fails if scikit-learn changes
+    the calibrator's internals)."""
+    from sklearn.base import clone
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    data = small_contact_center()
+    parts = training.split(data, seed=2)
+    prepare = training.preprocessor(data.kinds).fit(parts.x_train)
+    x_train, x_test = prepare.transform(parts.x_train), prepare.transform(parts.x_test)
+    y = parts.y_train.to_numpy()
+    cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=2)
+    for name in training.MODELS:
+        model, _ = training.model_space(name, seed=2)
+        if name == "gradient_boosting":
+            model.set_params(max_iter=30)
+        model.fit(x_train, y)
+        decision = cross_val_predict(clone(model), x_train, y, cv=cv, method="decision_function")
+        ours = training.platt_scaled(model, decision, y)
+        theirs = CalibratedClassifierCV(clone(model), method="sigmoid", cv=cv, ensemble=False).fit(x_train, y)
+        np.testing.assert_allclose(ours.predict_proba(x_test), theirs.predict_proba(x_test), rtol=0, atol=1e-12)
+        assert list(ours.classes_) == list(theirs.classes_) and ours.n_features_in_ == theirs.n_features_in_
+        assert ours.calibrated_classifiers_[0].estimator is model  # not fitted again
+
+
+def test_given_settings_score_as_the_search_did_and_are_fitted_once(tmp_path):
+    """A retraining or challenger with settings a search found: the same folds give the CV AUC the
+    search reported for them, the fitted model predicts as the search's refit, and calibration
+    reuses the cross-validation's out-of-fold values."""
+    from rfmkit.churn import experiment
+    from rfmkit.churn.outcome import train_and_evaluate
+
+    data = small_contact_center()
+    parts = training.split(data, seed=3)
+    for name in training.MODELS:
+        searched = training.tune(name, data, parts, budget=2, folds=3, seed=3)
+        given = training.fixed(name, searched.best_params, data, parts, folds=3, seed=3)
+        assert given.cv_auc_mean == pytest.approx(searched.cv_auc_mean, abs=1e-12)
+        assert given.cv_auc_std == pytest.approx(searched.cv_auc_std, abs=1e-12)
+        np.testing.assert_allclose(given.pipeline.predict_proba(parts.x_test),
+                                   searched.pipeline.predict_proba(parts.x_test), rtol=0, atol=1e-12)
+        calibrated = training.calibrate(given, parts, folds=3, seed=3)
+        again = training.calibrate(searched, parts, folds=3, seed=3)  # computes its own out-of-fold values
+        np.testing.assert_allclose(calibrated.oof_probability, again.oof_probability, rtol=0, atol=1e-12)
+    outcome = train_and_evaluate(data, Costs(), budget=2, folds=3, seed=3, explain=False, progress=lambda *_: None)
+    metadata = outcome.metadata()
+    other = next(c for c in training.MODELS if c != metadata["model"])
+    assert experiment.runner_up(metadata) == {other: next(c["best_params"] for c in metadata["candidates"]
+                                                          if c["model"] == other)}
+    assert experiment.recipe(metadata) == {metadata["model"]: outcome.best.best_params}
+    refit = train_and_evaluate(data, Costs(), folds=3, seed=3, explain=False, progress=lambda *_: None,
+                               settings=experiment.recipe(metadata))
+    assert [c.name for c in refit.candidates] == [metadata["model"]] and "only model" in refit.choice
+    assert refit.evaluation.roc_auc == pytest.approx(outcome.evaluation.roc_auc, abs=1e-12)
+    assert experiment.runner_up(refit.metadata()) is None  # nothing else recorded: a caller searches
+    with pytest.raises(ValueError, match="unknown model"):
+        training.train_all(data, parts, folds=3, settings={"random_forest": {}})

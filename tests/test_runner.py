@@ -97,6 +97,8 @@ def test_run_all_notebooks_as_make_run_does(batch_run):
     serve_book = nbformat.read(run_dir / "notebooks" / "06_deploy_endpoint.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for c in serve_book.cells if c.cell_type == "code" for o in c.outputs)
     assert "production: version 1 → promote → 2 → rollback → 1" in printed and ", 0 failed" in printed
+    # the challenger is 04's unchosen model with the settings 04's search found for it: no search
+    assert "(settings given, 5 folds, no search)" in printed and "settings × " not in printed
     assert "should not be" not in printed and printed.count("ValidationError") == 3
     # every customer scored once, written back and exported; the approval flag tells the truth
     assert summary["tables"]["customer_scores"] == scored
@@ -150,7 +152,14 @@ def test_run_all_notebooks_as_make_run_does(batch_run):
     assert (reports / "index.html").exists() and (reports / "plotly.min.js").exists()
     from rfmkit.monitoring.actions import ActionLog
 
-    steps = ActionLog(run_dir / "monitoring").entries().set_index("step")["outcome"]
+    entries = ActionLog(run_dir / "monitoring").entries()
+    started = entries[(entries["step"] == "retrain") & (entries["outcome"] == "started")]
+    # production's own recipe refitted on the new rows (its model and hyperparameters), no search
+    from rfmkit.churn import artifact, experiment
+
+    _, production = artifact.load(run_dir / "models" / "churn-contact_center" / "model.tar.gz")
+    assert len(started) == 1 and started["settings"].iloc[0] == experiment.recipe(production)
+    steps = entries.set_index("step")["outcome"]
     assert steps["register"] == "passed the gate" and steps["stage"].startswith("staging serves")
     assert steps["approve"].startswith("waiting for a person")
     assert {"10_drift_timeline.png", "10_detection_power.png"} <= {p.name for p in (run_dir / "figures").glob("10_*")}

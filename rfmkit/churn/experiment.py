@@ -34,10 +34,10 @@ class LocalChurnTrainer:
     """Trains in this process with scikit-learn (the local backend's churn trainer)."""
 
     def fit_and_evaluate(self, data: ChurnData, costs: Costs, *, budget: int = 6, folds: int = 5,
-                         seed: int = 42, progress=print, folder: Path, explain: bool = True
-                         ) -> Outcome:
+                         seed: int = 42, progress=print, folder: Path, explain: bool = True,
+                         settings: dict[str, dict] | None = None) -> Outcome:
         outcome = train_and_evaluate(data, costs, budget=budget, folds=folds, seed=seed,
-                                     progress=progress, explain=explain)
+                                     progress=progress, explain=explain, settings=settings)
         return save(outcome, folder)
 
     def model_ref(self, outcome: Outcome, tracked_uri: str) -> ModelRef:
@@ -47,13 +47,55 @@ class LocalChurnTrainer:
 
 def fit_and_evaluate(data: ChurnData, backend, costs: Costs, *, budget: int = 6, folds: int = 5,
                      seed: int = 42, progress=print, folder: Path | None = None,
-                     explain: bool = True) -> Outcome:
+                     explain: bool = True, settings: dict[str, dict] | None = None) -> Outcome:
     """Train with the backend's churn trainer (scikit-learn here, or a SageMaker job); the same
     Outcome either way. Files go to `folder` (default: the run's models/churn-<data>).
-    explain=False skips the permutation importance (a challenger nobody plots)."""
+    explain=False skips the permutation importance (a challenger nobody plots). `settings`
+    ({model: parameters}, e.g. `recipe(metadata)`) fits those instead of searching."""
     return backend.churn_trainer().fit_and_evaluate(
         data, costs, budget=budget, folds=folds, seed=seed, progress=progress,
-        folder=folder or model_folder(backend.cfg, data), explain=explain)
+        folder=folder or model_folder(backend.cfg, data), explain=explain, settings=settings)
+
+
+def recipe(metadata: dict) -> dict[str, dict]:
+    """A registered model's own settings, {model: parameters}: what a retraining on new rows
+    reuses instead of searching again (the search is the expensive part; its choice stays)."""
+    chosen = metadata["model"]
+    return {chosen: _settings_of(metadata, chosen)}
+
+
+def runner_up(metadata: dict) -> dict[str, dict] | None:
+    """The settings a registered model's search found for the model it did not choose: a
+    challenger that differs from production without a search of its own. None when the model
+    records no other candidate (it was itself trained with given settings): then search."""
+    others = [c for c in metadata.get("candidates", []) if c["model"] != metadata["model"]]
+    return {others[0]["model"]: dict(others[0]["best_params"])} if others else None
+
+
+def production_recipe(registry) -> dict[str, dict] | None:
+    """`recipe` of the registry's production version; None when nothing is in production or its
+    metadata records no settings (then a retraining searches)."""
+    import tempfile
+
+    from rfmkit.churn import artifact
+    from rfmkit.churn.registry import PRODUCTION
+
+    version = registry.alias(PRODUCTION)
+    if version is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="rfmkit-recipe-") as folder:
+        _, metadata = artifact.load(registry.download(version, Path(folder)))
+    try:
+        return recipe(metadata)
+    except (KeyError, ValueError):
+        return None
+
+
+def _settings_of(metadata: dict, name: str) -> dict:
+    for candidate in metadata.get("candidates", []):
+        if candidate["model"] == name:
+            return dict(candidate["best_params"])
+    raise ValueError(f"{metadata.get('name', 'the model')} records no settings for {name}")
 
 
 def log_and_register(outcome: Outcome, backend, *, min_auc: float, seed: int, costs: Costs,

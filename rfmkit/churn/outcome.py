@@ -78,12 +78,13 @@ class Outcome:
 
 
 def train_and_evaluate(data: ChurnData, costs: Costs, *, budget: int = 6, folds: int = 5,
-                       seed: int = 42, progress=print, explain: bool = True) -> Outcome:
-    """Split, tune both models, choose on CV AUC, calibrate, pick the threshold out of fold, and
-    evaluate on the held-out part (no files)."""
+                       seed: int = 42, progress=print, explain: bool = True,
+                       settings: dict[str, dict] | None = None) -> Outcome:
+    """Split, tune both models (or fit the given `settings`, see training.train_all), choose on
+    CV AUC, calibrate, pick the threshold out of fold, and evaluate on the held-out part (no files)."""
     parts = training.split(data, seed=seed)
     candidates = training.train_all(data, parts, budget=budget, folds=folds, seed=seed,
-                                    progress=progress)
+                                    progress=progress, settings=settings)
     choice = training.choose(candidates)
     progress(f"chosen: {choice.reason}")
     calibrated = training.calibrate(choice.chosen, parts, folds=folds, seed=seed)

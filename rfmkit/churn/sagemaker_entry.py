@@ -42,8 +42,10 @@ def main(env: dict[str, str] | None = None) -> Path:
     data = read_training_csv(Path(env.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")) / DATA_FILE,
                              kinds, hps.get("name", "churn"))
     costs = Costs(float(hps.get("cost_missed_churner", 100)), float(hps.get("cost_intervention", 10)))
+    settings = hps.get("settings")  # a retraining's or challenger's given settings: no search
     outcome = train_and_evaluate(data, costs, budget=int(hps.get("budget", 6)),
-                                 folds=int(hps.get("folds", 5)), seed=int(hps.get("seed", 42)))
+                                 folds=int(hps.get("folds", 5)), seed=int(hps.get("seed", 42)),
+                                 settings=json.loads(settings) if isinstance(settings, str) else settings)
     model_dir = Path(env.get("SM_MODEL_DIR", "/opt/ml/model"))
     artifact.write_dir(outcome.best.pipeline, outcome.metadata(), model_dir)
     write_evaluation_json(outcome.evaluation, model_dir / "evaluation.json")

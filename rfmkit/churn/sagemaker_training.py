@@ -72,7 +72,7 @@ class SageMakerChurnTrainer:
         return folder
 
     def train(self, data: ChurnData, train_uri: str, costs: Costs, *, budget: int, folds: int,
-              seed: int) -> str:
+              seed: int, settings: dict[str, dict] | None = None) -> str:
         """Run the training job; returns the model.tar.gz URI."""
         from sagemaker.core.training.configs import (
             Compute,
@@ -97,7 +97,8 @@ class SageMakerChurnTrainer:
                 hyperparameters={"name": data.name, "kinds": json.dumps(data.kinds), "budget": budget,
                                  "folds": folds, "seed": seed,
                                  "cost_missed_churner": costs.missed_churner,
-                                 "cost_intervention": costs.intervention},
+                                 "cost_intervention": costs.intervention,
+                                 **({"settings": json.dumps(settings)} if settings else {})},
             )
             trainer.train(input_data_config=[InputData(channel_name="train", data_source=train_uri,
                                                        content_type="text/csv")],
@@ -108,14 +109,15 @@ class SageMakerChurnTrainer:
 
     def fit_and_evaluate(self, data: ChurnData, costs: Costs, *, budget: int = 6, folds: int = 5,
                          seed: int = 42, progress=print, folder: Path | None = None,
-                         explain: bool = True):
+                         explain: bool = True, settings: dict[str, dict] | None = None):
         from rfmkit.churn.outcome import Outcome, model_folder
 
         parts = training.split(data, seed=seed)  # the same seeded split as the container's
         train_uri = self.upload(data)
         progress(f"uploaded {len(data.label):,} rows to {train_uri}; training on SageMaker "
                  f"(several minutes)")
-        model_uri = self.train(data, train_uri, costs, budget=budget, folds=folds, seed=seed)
+        model_uri = self.train(data, train_uri, costs, budget=budget, folds=folds, seed=seed,
+                               settings=settings)
         folder = folder or model_folder(self.cfg, data)
         folder.mkdir(parents=True, exist_ok=True)
         local = folder / artifact.ARTIFACT_NAME

@@ -13,6 +13,10 @@ Three choices keep the numbers honest:
 * The chosen model is calibrated (Platt scaling on cross-validated predictions of the training
   part), and the threshold is chosen on *out-of-fold* calibrated probabilities of the training
   part; the hold-out is only used to report.
+
+A retraining or a challenger can reuse settings a search already found (`train_all(settings=...)`):
+each model is then cross-validated once with those settings and fitted once, and its out-of-fold
+predictions serve both its CV AUC and its calibration.
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import loguniform
 from sklearn.base import clone
-from sklearn.calibration import CalibratedClassifierCV
+from sklearn.calibration import CalibratedClassifierCV, _CalibratedClassifier, _SigmoidCalibration
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import (
     RandomizedSearchCV,
     StratifiedKFold,
@@ -64,6 +69,8 @@ class Candidate:
     best_params: dict
     search: pd.DataFrame
     folds: int = 5
+    # out-of-fold decision values of the training part (fixed settings: kept for calibration)
+    oof_decision: np.ndarray | None = None
 
     @property
     def cv_auc_se(self) -> float:
@@ -146,14 +153,50 @@ def tune(name: str, data: ChurnData, parts: Split, *, budget: int = 8, folds: in
                      folds=folds)
 
 
+def fixed(name: str, params: dict, data: ChurnData, parts: Split, *, folds: int = 5,
+          seed: int = 42) -> Candidate:
+    """One model with settings chosen before (a search's best_params): cross-validated on the same
+    stratified folds a search uses, so its CV AUC is the one a search would report for these
+    settings, then fitted on the whole training part. `folds` + 1 fits instead of a search."""
+    model, _ = model_space(name, seed)
+    pipeline = Pipeline([("prepare", preprocessor(data.kinds)), ("model", model)])
+    pipeline.set_params(**{f"model__{k}": v for k, v in params.items()})
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    y = parts.y_train.to_numpy()
+    decision = cross_val_predict(clone(pipeline), parts.x_train, y, cv=cv,
+                                 method="decision_function", n_jobs=JOBS)
+    scores = np.array([roc_auc_score(y[test], decision[test])
+                       for _, test in cv.split(parts.x_train, y)])
+    pipeline.fit(parts.x_train, y)
+    mean, std = float(scores.mean()), float(scores.std())
+    search = pd.DataFrame([{"params": {f"model__{k}": v for k, v in params.items()},
+                            "mean_test_score": mean, "std_test_score": std, "rank_test_score": 1}])
+    return Candidate(name, pipeline, mean, std, {k: _plain(v) for k, v in params.items()}, search,
+                     folds=folds, oof_decision=decision)
+
+
 def train_all(data: ChurnData, parts: Split, *, models=MODELS, budget: int = 8, folds: int = 5,
-              seed: int = 42, progress=print) -> list[Candidate]:
+              seed: int = 42, progress=print, settings: dict[str, dict] | None = None
+              ) -> list[Candidate]:
+    """Every model in `models` tuned by a search of `budget` settings; or, with `settings`
+    ({model name: its parameters}, in order of simplicity), each of those models with its given
+    settings and no search."""
     minority = int(parts.y_train.value_counts().min())
     if minority < folds:
         raise ChurnDataError(f"{data.name}: only {minority} training customer(s) in the rarer class; "
                              f"parameter cv_folds={folds} needs at least one per fold (use more data, "
                              f"another window, or fewer folds)")
     candidates = []
+    if settings:
+        unknown = set(settings) - set(MODELS)
+        if unknown:
+            raise ValueError(f"settings for unknown model(s) {sorted(unknown)}; choose from {MODELS}")
+        for name in (m for m in MODELS if m in settings):
+            candidate = fixed(name, settings[name], data, parts, folds=folds, seed=seed)
+            progress(f"{name}: cross-validated ROC-AUC {candidate.cv_auc_mean:.3f} "
+                     f"± {candidate.cv_auc_std:.3f} (settings given, {folds} folds, no search)")
+            candidates.append(candidate)
+        return candidates
     for name in models:
         candidate = tune(name, data, parts, budget=budget, folds=folds, seed=seed)
         progress(f"{name}: cross-validated ROC-AUC {candidate.cv_auc_mean:.3f} "
@@ -173,6 +216,9 @@ def choose(candidates: list[Candidate]) -> Choice:
     Candidates come in order of simplicity (MODELS). Chosen on cross-validated AUC only: the
     hold-out stays untouched until evaluation."""
     top = max(candidates, key=lambda c: c.cv_auc_mean)
+    if len(candidates) == 1:
+        return Choice(top, top, f"{top.name} is the only model trained (cross-validated ROC-AUC "
+                                f"{top.cv_auc_mean:.4f})")
     floor = top.cv_auc_mean - top.cv_auc_se
     chosen = next(c for c in candidates if c.cv_auc_mean >= floor)
     if chosen is top:
@@ -189,22 +235,41 @@ def choose(candidates: list[Candidate]) -> Choice:
 
 
 def calibrate(candidate: Candidate, parts: Split, *, folds: int = 5, seed: int = 42) -> Calibrated:
-    """Platt scaling (sigmoid) fitted on cross-validated predictions of the training part; the
-    final model is refitted on the whole training part (CalibratedClassifierCV, ensemble=False).
-
-    The out-of-fold probabilities come from the same folds: each training row scored by a model
-    that did not see it, then calibrated; the threshold is chosen on them."""
+    """Platt scaling (sigmoid) fitted on out-of-fold decision values of the training part, around
+    the candidate's model as it was fitted on the whole training part: what CalibratedClassifierCV
+    (ensemble=False) builds, without fitting the model again. Each training row is scored by a
+    whole pipeline (preparation included) that did not see it, on the search's folds; the same
+    out-of-fold values, calibrated, are what the threshold is chosen on."""
+    decision = candidate.oof_decision
+    if decision is None:
+        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        decision = cross_val_predict(clone(candidate.pipeline), parts.x_train, parts.y_train, cv=cv,
+                                     method="decision_function", n_jobs=JOBS)
     prepare, model = candidate.pipeline.steps[0][1], candidate.pipeline.steps[-1][1]
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    calibrated = Pipeline([
-        ("prepare", clone(prepare)),
-        ("model", CalibratedClassifierCV(clone(model), method="sigmoid", cv=cv, ensemble=False, n_jobs=JOBS)),
-    ]).fit(parts.x_train, parts.y_train)
-    decision = cross_val_predict(clone(candidate.pipeline), parts.x_train, parts.y_train, cv=cv,
-                                 method="decision_function", n_jobs=JOBS)
+    calibrated = Pipeline([("prepare", prepare),
+                           ("model", platt_scaled(model, decision, parts.y_train.to_numpy()))])
     sigmoid = calibrated.named_steps["model"].calibrated_classifiers_[0].calibrators[0]
     return Calibrated(calibrated, np.clip(sigmoid.predict(decision), 0.0, 1.0),
                       1.0 / (1.0 + np.exp(-decision)))
+
+
+def platt_scaled(fitted_model, decision: np.ndarray, y: np.ndarray) -> CalibratedClassifierCV:
+    """The CalibratedClassifierCV(method="sigmoid", ensemble=False) that scikit-learn would fit
+    around `fitted_model` given these out-of-fold decision values: the same fitted attributes
+    (serving, the row predictor and skops know this shape), built from scikit-learn's own sigmoid
+    calibrator. tests/test_churn.py checks it against CalibratedClassifierCV.fit."""
+    classes = np.unique(y)
+    if len(classes) != 2:
+        raise ValueError(f"Platt scaling needs two classes, got {len(classes)}")
+    sigmoid = _SigmoidCalibration().fit(np.asarray(decision, dtype=float), (y == classes[1]).astype(int))
+    calibrated = CalibratedClassifierCV(clone(fitted_model), method="sigmoid", ensemble=False)
+    calibrated.classes_ = fitted_model.classes_
+    calibrated.calibrated_classifiers_ = [
+        _CalibratedClassifier(fitted_model, [sigmoid], classes=fitted_model.classes_, method="sigmoid")]
+    for attribute in ("n_features_in_", "feature_names_in_"):
+        if hasattr(fitted_model, attribute):
+            setattr(calibrated, attribute, getattr(fitted_model, attribute))
+    return calibrated
 
 
 def _plain(value):

@@ -43,8 +43,10 @@ class ActionLog:
 
 @dataclass
 class Retrainer:
-    """Retraining with the kit's own churn code (the same as notebook 04, a smaller search), on the
-    training data plus the served rows whose outcome is now known."""
+    """Retraining with the kit's own churn code (notebook 04's), on the training data plus the
+    served rows whose outcome is now known. With a `registry`, the production model's own settings
+    are refitted (its model and hyperparameters, from its metadata: one cross-validation and one
+    fit); without one, or when production records none, a small search (`budget`, `folds`)."""
 
     kit: object
     churn_data: str = "contact_center"
@@ -55,18 +57,22 @@ class Retrainer:
     tracking_uri: str = ""
     stage: Callable[[object], str] | None = None  # registered version → what staging now serves
     progress: Callable = print
+    registry: object = None  # where production's settings are read from
 
     def __call__(self, window: str, labelled: pd.DataFrame, log: ActionLog) -> object | None:
         from rfmkit.churn import experiment
         from rfmkit.churn.evaluation import Costs
 
         data = self._data(labelled)
+        settings = experiment.production_recipe(self.registry) if self.registry is not None else None
         log.add(window, "retrain", "started", rows=len(data.label),
-                served_rows_added=len(labelled), data=self.churn_data)
+                served_rows_added=len(labelled), data=self.churn_data,
+                settings=settings or f"searched ({self.budget} settings × {self.folds} folds)")
         folder = self.kit.cfg.run_dir / "models" / f"churn-{data.name}-retrained-{window}"
         outcome = experiment.fit_and_evaluate(data, self.kit, Costs(), budget=self.budget,
                                               folds=self.folds, seed=self.seed, explain=False,
-                                              folder=folder, progress=self.progress)
+                                              folder=folder, progress=self.progress,
+                                              settings=settings)
         log.add(window, "retrain", "done", model=outcome.best.name,
                 roc_auc=round(outcome.evaluation.roc_auc, 4), artifact=str(outcome.artifact_path))
         experiment.log_and_register(outcome, self.kit, min_auc=self.min_auc, seed=self.seed,

@@ -54,12 +54,13 @@ class LocalMonitoring:
 
     def retrainer(self, registry, endpoint: str, *, churn_data: str, min_auc: float, seed: int = 42,
                   serving=None, tracking_uri: str = ""):
-        """On an alarm: retrain in this process (notebook 04's code, a smaller search), register
-        through the gate, stage on `endpoint`."""
+        """On an alarm: retrain in this process (notebook 04's code, production's own settings
+        refitted on the new rows), register through the gate, stage on `endpoint`."""
         from rfmkit.monitoring.actions import Retrainer
 
         return Retrainer(self.backend, churn_data=churn_data, min_auc=min_auc, seed=seed,
-                         tracking_uri=tracking_uri, stage=self.stager(registry, endpoint, serving))
+                         tracking_uri=tracking_uri, stage=self.stager(registry, endpoint, serving),
+                         registry=registry)
 
     def metrics_text(self, serving) -> str:
         """The local endpoint's Prometheus metrics (what Prometheus scrapes from /metrics)."""
