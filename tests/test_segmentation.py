@@ -76,6 +76,31 @@ def test_kmeans_on_one_thread_finds_what_every_core_finds(monkeypatch):
     pd.testing.assert_frame_equal(one[2], every[2])
 
 
+def test_k_sweep_side_by_side_in_threads_equals_one_k_at_a_time(monkeypatch):
+    """evaluate_k fits the k in threads, one per core: each fit on one OpenMP thread (the limit is
+    per thread, so it must be set in the thread that fits), and the same figures as each k alone."""
+    import os
+    import threading
+
+    from sklearn.cluster import KMeans
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+    points = np.vstack([blobs(n_per=2000, seed=8)[0], np.random.default_rng(9).normal(4, 3, (3000, 3))])
+    alone = pd.concat([selection.evaluate_k(points, [k], seed=4) for k in range(2, 8)], ignore_index=True)
+    seen, fit = [], KMeans.fit
+
+    def recording_fit(self, *args, **kwargs):
+        seen.append((threading.get_ident(), _openmp_effective_n_threads()))
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(KMeans, "fit", recording_fit)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    together = selection.evaluate_k(points, range(2, 8), seed=4)
+    pd.testing.assert_frame_equal(together, alone)
+    assert len(seen) == 6 and {n for _, n in seen} == {1}
+    assert threading.get_ident() not in {t for t, _ in seen}  # fitted in the pool's threads
+
+
 def test_fit_is_deterministic_and_recovers_membership():
     from sklearn.metrics import adjusted_rand_score
 

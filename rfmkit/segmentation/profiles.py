@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from rfmkit.segmentation.threads import kmeans_threads
+from rfmkit.segmentation.threads import side_by_side
 
 LABEL_THRESHOLD = 0.5
 MAX_WORDS = 3
@@ -119,9 +119,9 @@ def stability(standardised: np.ndarray, k: int, seeds: Iterable[int], *, n_init:
     data = np.asarray(standardised, dtype=float)
     if len(data) > sample:
         data = data[rng.choice(len(data), sample, replace=False)]
-    with kmeans_threads(len(data)):
-        labelings = [KMeans(n_clusters=k, init="k-means++", n_init=n_init, random_state=s)
-                     .fit_predict(data) for s in seeds]
+    labelings = list(side_by_side(
+        lambda s: KMeans(n_clusters=k, init="k-means++", n_init=n_init, random_state=s).fit_predict(data),
+        seeds, len(data)))
     return pd.DataFrame({"seed": seeds,
                          "adjusted_rand_vs_first": [adjusted_rand_score(labelings[0], x)
                                                     for x in labelings]})

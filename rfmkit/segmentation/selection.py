@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from rfmkit.segmentation.threads import kmeans_threads
+from rfmkit.segmentation.threads import side_by_side
 
 SILHOUETTE_SAMPLE = 5_000
 FIT_SAMPLE = 100_000
@@ -28,11 +28,9 @@ def evaluate_k(standardised: np.ndarray, ks: Iterable[int] = range(2, 11), *, se
                n_init: int = 4, fit_sample: int = FIT_SAMPLE,
                silhouette_sample: int = SILHOUETTE_SAMPLE,
                progress: Callable[[str], None] | None = None) -> pd.DataFrame:
-    """One row per k: inertia, silhouette, calinski_harabasz, davies_bouldin."""
-    import sklearn
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
-
+    """One row per k: inertia, silhouette, calinski_harabasz, davies_bouldin. The k are evaluated
+    side by side in threads (threads.side_by_side; FIT_SAMPLE keeps the data below its limit);
+    each k's figures do not depend on the others (tested)."""
     rng = np.random.default_rng(seed)
     data = np.asarray(standardised, dtype=float)
     if len(data) > fit_sample:
@@ -40,24 +38,31 @@ def evaluate_k(standardised: np.ndarray, ks: Iterable[int] = range(2, 11), *, se
     ks = [int(k) for k in ks if 2 <= int(k) < len(data)]
     if not ks:
         raise ValueError("no usable k: k must be at least 2 and below the number of customers")
+
+    def one(k: int) -> dict:
+        return _criteria(data, k, seed=seed, n_init=n_init, silhouette_sample=silhouette_sample)
+
     rows = []
-    for k in ks:
-        with kmeans_threads(len(data)):
-            model = KMeans(n_clusters=k, init="k-means++", n_init=n_init, random_state=seed).fit(data)
-        labels = model.labels_
-        with sklearn.config_context(working_memory=SILHOUETTE_WORKING_MB):
-            silhouette = silhouette_score(data, labels, sample_size=min(silhouette_sample, len(data)),
-                                          random_state=seed)
-        rows.append({
-            "k": k,
-            "inertia": float(model.inertia_),
-            "silhouette": float(silhouette),
-            "calinski_harabasz": float(calinski_harabasz_score(data, labels)),
-            "davies_bouldin": float(davies_bouldin_score(data, labels)),
-        })
+    for row in side_by_side(one, ks, len(data)):  # in order of k
+        rows.append(row)
         if progress:
-            progress(f"k={k}: silhouette {rows[-1]['silhouette']:.3f}")
+            progress(f"k={row['k']}: silhouette {row['silhouette']:.3f}")
     return pd.DataFrame(rows)
+
+
+def _criteria(data: np.ndarray, k: int, *, seed: int, n_init: int, silhouette_sample: int) -> dict:
+    import sklearn
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+    model = KMeans(n_clusters=k, init="k-means++", n_init=n_init, random_state=seed).fit(data)
+    labels = model.labels_
+    with sklearn.config_context(working_memory=SILHOUETTE_WORKING_MB):
+        silhouette = silhouette_score(data, labels, sample_size=min(silhouette_sample, len(data)),
+                                      random_state=seed)
+    return {"k": k, "inertia": float(model.inertia_), "silhouette": float(silhouette),
+            "calinski_harabasz": float(calinski_harabasz_score(data, labels)),
+            "davies_bouldin": float(davies_bouldin_score(data, labels))}
 
 
 def elbow_k(metrics: pd.DataFrame) -> int:
