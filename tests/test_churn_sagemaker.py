@@ -30,14 +30,14 @@ def small_contact_center(n=600):
     return data
 
 
-def run_container(tmp_path, data):
+def run_container(tmp_path, data, **extra):
     """What the SKLearn container does with the uploaded CSV: train_churn.py → main()."""
     train = tmp_path / "input" / "train"
     train.mkdir(parents=True)
     frame = data.features.copy()
     frame["churned"] = data.label.to_numpy()
     frame.to_csv(train / "data.csv", index=False)
-    hps = {"name": data.name, "kinds": json.dumps(data.kinds), "budget": "2", "folds": "3", "seed": "7"}
+    hps = {"name": data.name, "kinds": json.dumps(data.kinds), "budget": "2", "folds": "3", "seed": "7", **extra}
     return main({"SM_CHANNEL_TRAIN": str(train), "SM_MODEL_DIR": str(tmp_path / "model"),
                  "SM_HPS": json.dumps(hps)})
 
@@ -51,6 +51,15 @@ def test_entry_point_writes_the_artifact_layout(tmp_path):
     assert 0.5 < metadata["roc_auc"] <= 1
     report = json.loads((model_dir / "evaluation.json").read_text())
     assert report["binary_classification_metrics"]["auc"]["value"] == pytest.approx(metadata["roc_auc"])
+
+
+def test_entry_point_fits_given_settings_without_a_search(tmp_path):
+    """A retraining or challenger on SageMaker: the settings travel as a JSON hyperparameter and
+    the container fits that model with them (no search: one candidate, its settings recorded)."""
+    settings = {"logistic_regression": {"C": 0.5}}
+    _, metadata = artifact.load(run_container(tmp_path, small_contact_center(), settings=json.dumps(settings)))
+    assert [c["model"] for c in metadata["candidates"]] == ["logistic_regression"]
+    assert metadata["candidates"][0]["best_params"] == {"C": 0.5} and metadata["model"] == "logistic_regression"
 
 
 def test_sagemaker_training_request_and_same_outcome(tmp_path, monkeypatch):
@@ -76,7 +85,8 @@ def test_sagemaker_training_request_and_same_outcome(tmp_path, monkeypatch):
         with Stubber(sagemaker) as stub:
             stub_training(stub, artifact_uri)
             outcome = trainer.fit_and_evaluate(data, Costs(), budget=2, folds=3, seed=7,
-                                               progress=lambda message: None)
+                                               progress=lambda message: None,
+                                               settings={"gradient_boosting": {"max_leaf_nodes": 7}})
             stub.assert_no_pending_responses()
         packages = capture(sagemaker, "CreateModelPackage")
         with Stubber(sagemaker) as stub:  # registration: group created once, package pending approval
@@ -97,6 +107,7 @@ def test_sagemaker_training_request_and_same_outcome(tmp_path, monkeypatch):
     hps = request["HyperParameters"]
     assert json.loads(hps["kinds"]) == data.kinds and hps["name"] == "contact_center"
     assert {hps["budget"], hps["folds"], hps["seed"]} == {"2", "3", "7"}
+    assert json.loads(hps["settings"]) == {"gradient_boosting": {"max_leaf_nodes": 7}}
     channels = {c["ChannelName"]: c for c in request["InputDataConfig"]}
     assert channels["train"]["DataSource"]["S3DataSource"]["S3Uri"] == "s3://bucket/rfmkit/churn/run-1/contact_center/train"
     assert "code" in channels  # rfmkit's source (shim + package) travels as a channel
@@ -117,3 +128,22 @@ def test_missing_settings_are_named(tmp_path):
     with pytest.raises(ConfigError, match=r"\['bucket', 'sagemaker_role_arn'\]"):
         SageMakerChurnTrainer(RunConfig(backend="aws", run_dir=tmp_path, aws=AwsSettings(region=REGION)),
                               boto_session=object())
+
+
+def test_hyperparameters_sagemaker_would_refuse_are_named_before_the_job():
+    """CreateTrainingJob limits HyperParameters (100 entries, names of 256 and values of 2,500
+    characters); the Stubber does not check them, so the kit does, with botocore's own figures."""
+    import botocore.session
+
+    from rfmkit.churn import sagemaker_training
+
+    shape = botocore.session.get_session().get_service_model("sagemaker").shape_for("HyperParameters")
+    assert (shape.metadata["max"], shape.key.metadata["max"], shape.value.metadata["max"]) == (
+        sagemaker_training.MAX_HYPERPARAMETERS, sagemaker_training.MAX_KEY_CHARS, sagemaker_training.MAX_VALUE_CHARS)
+    wide = json.dumps({f"column_{i:04d}": "numeric" for i in range(120)})  # 120 columns: 3,120 characters
+    with pytest.raises(ValueError, match="'kinds' is 3,120 characters.*at most 2,500"):
+        sagemaker_training.check_hyperparameters({"kinds": wide})
+    with pytest.raises(ValueError, match="101 hyperparameters"):
+        sagemaker_training.check_hyperparameters({str(i): "1" for i in range(101)})
+    fits = {"kinds": json.dumps({f"c{i}": "numeric" for i in range(100)}), "settings": '{"x": 1}'}
+    assert sagemaker_training.check_hyperparameters(fits) is fits

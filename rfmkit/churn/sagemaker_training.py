@@ -32,6 +32,23 @@ from rfmkit.storage import S3Storage
 SKLEARN_VERSION = "1.9-0"  # SageMaker scikit-learn container: the same major version as the kit, so
 # the job's pickled pipeline loads here (and the kit's code runs there) unchanged
 SHIM = "from rfmkit.churn.sagemaker_entry import main\n\nmain()\n"
+# CreateTrainingJob's HyperParameters (botocore's service model; the Stubber does not check them):
+# at most 100 entries, keys of at most 256 characters, values of at most 2,500.
+MAX_HYPERPARAMETERS, MAX_KEY_CHARS, MAX_VALUE_CHARS = 100, 256, 2500
+
+
+def check_hyperparameters(hyperparameters: dict) -> dict:
+    """The training job's hyperparameters, or a ValueError naming the one SageMaker would refuse."""
+    if len(hyperparameters) > MAX_HYPERPARAMETERS:
+        raise ValueError(f"{len(hyperparameters)} hyperparameters; a SageMaker training job takes at "
+                         f"most {MAX_HYPERPARAMETERS}")
+    for key, value in hyperparameters.items():
+        if len(str(key)) > MAX_KEY_CHARS or len(str(value)) > MAX_VALUE_CHARS:
+            raise ValueError(f"hyperparameter {str(key)[:60]!r} is {len(str(value)):,} characters; a "
+                             f"SageMaker training job takes at most {MAX_VALUE_CHARS:,} per value (and "
+                             f"{MAX_KEY_CHARS} per name): train this data locally (backend='local'), "
+                             f"or with fewer columns")
+    return hyperparameters
 
 
 def serving_image(region: str) -> str:
@@ -94,11 +111,11 @@ class SageMakerChurnTrainer:
                 compute=Compute(instance_type=self.instance_type, instance_count=1),
                 stopping_condition=StoppingCondition(max_runtime_in_seconds=self.max_runtime_seconds),
                 output_data_config=OutputDataConfig(s3_output_path=f"{self.base_uri}/{data.name}/model"),
-                hyperparameters={"name": data.name, "kinds": json.dumps(data.kinds), "budget": budget,
-                                 "folds": folds, "seed": seed,
-                                 "cost_missed_churner": costs.missed_churner,
-                                 "cost_intervention": costs.intervention,
-                                 **({"settings": json.dumps(settings)} if settings else {})},
+                hyperparameters=check_hyperparameters({
+                    "name": data.name, "kinds": json.dumps(data.kinds), "budget": budget,
+                    "folds": folds, "seed": seed, "cost_missed_churner": costs.missed_churner,
+                    "cost_intervention": costs.intervention,
+                    **({"settings": json.dumps(settings)} if settings else {})}),
             )
             trainer.train(input_data_config=[InputData(channel_name="train", data_source=train_uri,
                                                        content_type="text/csv")],

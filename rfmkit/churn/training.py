@@ -48,6 +48,15 @@ from rfmkit.churn.datasets import ChurnData, ChurnDataError
 # (joblib caps it), which on small data is faster than one fit using every core: a search on the
 # contact-center data took 17 s with one process and 12 s with two, with the same results.
 JOBS = -1
+# Except where a fit takes milliseconds: five logistic-regression folds on the contact-center data
+# take 0.1 s in the process, and a worker pool costs 1-2 s of each core to start (notebook 06's
+# challenger, when it is the logistic regression, needs none).
+IN_PROCESS = frozenset({"logistic_regression"})
+
+
+def jobs_for(name: str) -> int | None:
+    """joblib's n_jobs for cross-validating model `name` outside a search."""
+    return None if name in IN_PROCESS else JOBS
 # In order of simplicity: the one-standard-error rule prefers the earlier one.
 MODELS = ("logistic_regression", "gradient_boosting")
 
@@ -164,7 +173,7 @@ def fixed(name: str, params: dict, data: ChurnData, parts: Split, *, folds: int 
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     y = parts.y_train.to_numpy()
     decision = cross_val_predict(clone(pipeline), parts.x_train, y, cv=cv,
-                                 method="decision_function", n_jobs=JOBS)
+                                 method="decision_function", n_jobs=jobs_for(name))
     scores = np.array([roc_auc_score(y[test], decision[test])
                        for _, test in cv.split(parts.x_train, y)])
     pipeline.fit(parts.x_train, y)
@@ -244,7 +253,7 @@ def calibrate(candidate: Candidate, parts: Split, *, folds: int = 5, seed: int =
     if decision is None:
         cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
         decision = cross_val_predict(clone(candidate.pipeline), parts.x_train, parts.y_train, cv=cv,
-                                     method="decision_function", n_jobs=JOBS)
+                                     method="decision_function", n_jobs=jobs_for(candidate.name))
     prepare, model = candidate.pipeline.steps[0][1], candidate.pipeline.steps[-1][1]
     calibrated = Pipeline([("prepare", prepare),
                            ("model", platt_scaled(model, decision, parts.y_train.to_numpy()))])
