@@ -48,17 +48,19 @@ from rfmkit.churn.datasets import ChurnData, ChurnDataError
 # (joblib caps it), which on small data is faster than one fit using every core: a search on the
 # contact-center data took 17 s with one process and 12 s with two, with the same results.
 JOBS = -1
-# Except where a fit takes milliseconds: five logistic-regression folds on the contact-center data
-# take 0.1 s in the process, and a worker pool costs 1-2 s of each core to start (notebook 06's
-# challenger, when it is the logistic regression, needs none).
+# Except where fits are short: five logistic-regression folds and the final fit on the
+# contact-center data take 0.3-0.4 s in the process, and a worker pool costs 1-2 s of each core to
+# start (measured 5.7 s cold, 0.7 s warm, for the same fits); notebook 06's challenger, when it is
+# the logistic regression, needs none.
 IN_PROCESS = frozenset({"logistic_regression"})
+
+# In order of simplicity: the one-standard-error rule prefers the earlier one.
+MODELS = ("logistic_regression", "gradient_boosting")
 
 
 def jobs_for(name: str) -> int | None:
     """joblib's n_jobs for cross-validating model `name` outside a search."""
     return None if name in IN_PROCESS else JOBS
-# In order of simplicity: the one-standard-error rule prefers the earlier one.
-MODELS = ("logistic_regression", "gradient_boosting")
 
 
 @dataclass
